@@ -1,0 +1,19 @@
+"""`fleetstream config`: show the effective configuration with secrets masked."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from fleetstream.commands import load_settings
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("config", help="show the effective settings (secrets masked)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    for name, value in load_settings().masked().items():
+        print(f"{name}={value}")
+    return 0

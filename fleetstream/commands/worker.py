@@ -1,0 +1,30 @@
+"""`fleetstream worker`: run one Faust stream worker (agents, tables, timers, web views)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from fleetstream.commands import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("worker", help="run a stream worker")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    log.info("worker.config %s", " ".join(f"{k}={v}" for k, v in settings.masked().items()))
+    from streams.app import app
+
+    Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)
+    # Faust's own command line reads sys.argv; hand it the worker command with our settings.
+    sys.argv = ["fleetstream-worker", "worker", "--loglevel", settings.log_level,
+                "--web-port", str(settings.web_port), "--web-host", settings.web_host]
+    app.main()

@@ -1,0 +1,268 @@
+"""Every fleetstream setting, declared once: name, type, default, environment variable, secrecy.
+
+Why it exists: configuration is read in exactly one place, validated at start with a single message
+naming every missing or invalid setting, and shown masked. No other module reads `os.environ` for
+configuration; they receive a `Settings` object.
+
+Seed 002's variable names (LIBVIRT_URI, INFLUX_*, POLL_INTERVAL, BATCH_*, DEVICE_CACHE_TTL,
+LIBVIRT_TIMEOUT) are kept as they are; fleetstream's own settings are prefixed `FLEETSTREAM_`.
+A `.env` file in the working directory is read too; real environment variables win over it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+MASK = "***"
+
+
+class ConfigError(ValueError):
+    """Raised when one or more settings are missing or invalid; the message names every one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "invalid configuration:\n" + "\n".join(f"  - {problem}" for problem in problems)
+        )
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
+        raise ValueError("must be a TCP port between 1 and 65535")
+    return value
+
+
+def _non_empty(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return raw.strip()
+
+
+def _optional(raw: str) -> str:
+    return raw.strip()
+
+
+def _topic_prefix(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]*", raw):
+        raise ValueError("may only contain letters, digits, '.', '_' and '-'")
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().lower()
+    if level not in {"debug", "info", "warn", "error", "crit"}:
+        raise ValueError("must be one of debug, info, warn, error, crit")
+    return level
+
+
+def _path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def mask_url(url: str) -> str:
+    """Hide the password (or a lone token) in a URL's user-info part."""
+    parts = urlsplit(url)
+    if not parts.netloc or "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    if ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting: where it comes from, how it is parsed, and how it is shown."""
+
+    attr: str
+    env: str
+    parse: Callable[[str], Any]
+    default: str | None
+    doc: str
+    secret: bool = False
+    url_with_credentials: bool = False
+
+    def shown(self, value: Any) -> str:
+        if value is None or value == "":
+            return ""
+        if self.secret:
+            return MASK
+        if self.url_with_credentials:
+            return mask_url(str(value))
+        return str(value)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", _non_empty, "127.0.0.1:9092",
+            "Kafka bootstrap servers, host:port[,host:port]."),
+    Setting("database_url", "DATABASE_URL", _non_empty,
+            "postgresql://fleetstream@127.0.0.1:55432/fleetstream",
+            "PostgreSQL URL for the projections.", url_with_credentials=True),
+    Setting("influx_url", "INFLUX_URL", _non_empty, "http://127.0.0.1:8428",
+            "InfluxDB (or line-protocol TSDB) base URL."),
+    Setting("influx_db", "INFLUX_DB", _non_empty, "fleetstream", "InfluxDB database (bucket)."),
+    Setting("influx_token", "INFLUX_TOKEN", _optional, "", "InfluxDB API token.", secret=True),
+    Setting("batch_max_lines", "BATCH_MAX_LINES", _positive_int, "2000",
+            "Flush a sink batch at this many rows/lines."),
+    Setting("batch_max_sec", "BATCH_MAX_SEC", _positive_float, "1.0",
+            "Flush a sink batch after this many seconds."),
+    Setting("libvirt_uri", "LIBVIRT_URI", _non_empty, "qemu:///system",
+            "libvirt connection URI for the VM agent.", url_with_credentials=True),
+    Setting("poll_interval", "POLL_INTERVAL", _positive_float, "1.0",
+            "VM agent polling interval, seconds."),
+    Setting("device_cache_ttl", "DEVICE_CACHE_TTL", _positive_float, "300",
+            "Seconds a domain's NIC/disk names are cached."),
+    Setting("libvirt_timeout", "LIBVIRT_TIMEOUT", _positive_float, "30.0",
+            "Seconds one libvirt call may take."),
+    Setting("topic_prefix", "FLEETSTREAM_TOPIC_PREFIX", _topic_prefix, "telemetry.",
+            "Prefix of every fleetstream topic."),
+    Setting("partitions", "FLEETSTREAM_PARTITIONS", _positive_int, "8",
+            "Partitions of each fleetstream topic."),
+    Setting("app_id", "FLEETSTREAM_APP_ID", _non_empty, "fleetstream",
+            "Faust application id (consumer group and changelog topic prefix)."),
+    Setting("stale_after_seconds", "FLEETSTREAM_STALE_AFTER_SECONDS", _positive_float, "60",
+            "A running backup job silent this long is stale."),
+    Setting("stalled_after_seconds", "FLEETSTREAM_STALLED_AFTER_SECONDS", _positive_float, "300",
+            "A running backup job silent this long is stalled."),
+    Setting("worker_inactive_seconds", "FLEETSTREAM_WORKER_INACTIVE_SECONDS", _positive_float,
+            "30", "A worker without a heartbeat this long is inactive."),
+    Setting("sweep_interval_seconds", "FLEETSTREAM_SWEEP_INTERVAL_SECONDS", _positive_float,
+            "1.0", "How often staleness/inactivity is checked."),
+    Setting("web_host", "FLEETSTREAM_WEB_HOST", _non_empty, "127.0.0.1",
+            "Address the HTTP server binds and advertises to other workers."),
+    Setting("web_port", "FLEETSTREAM_WEB_PORT", _port, "6066", "HTTP port of the worker."),
+    Setting("ingest_token", "FLEETSTREAM_INGEST_TOKEN", _optional, "",
+            "Bearer token required by the ingest endpoints (empty: no token).", secret=True),
+    Setting("max_body_bytes", "FLEETSTREAM_MAX_BODY_BYTES", _positive_int, "1048576",
+            "Largest ingest request body accepted (413 above)."),
+    Setting("data_dir", "FLEETSTREAM_DATA_DIR", _path, "~/.local/share/fleetstream",
+            "Directory for local state: the outbox and the Faust table stores."),
+    Setting("outbox_max_events", "FLEETSTREAM_OUTBOX_MAX_EVENTS", _positive_int, "100000",
+            "Most events the producer outbox holds; the oldest are dropped beyond it."),
+    Setting("outbox_max_bytes", "FLEETSTREAM_OUTBOX_MAX_BYTES", _positive_int, "268435456",
+            "Most payload bytes the producer outbox holds; the oldest are dropped beyond it."),
+    Setting("node_id", "FLEETSTREAM_NODE_ID", _optional, "",
+            "Node id the node agent reports (empty: this host's name)."),
+    Setting("node_interval", "FLEETSTREAM_NODE_INTERVAL", _positive_float, "60",
+            "Node agent collection interval, seconds."),
+    Setting("log_level", "FLEETSTREAM_LOG_LEVEL", _log_level, "info", "Log level."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration. Build it with `Settings.load()`; show it with `masked()`."""
+
+    kafka_bootstrap_servers: str
+    database_url: str
+    influx_url: str
+    influx_db: str
+    influx_token: str
+    batch_max_lines: int
+    batch_max_sec: float
+    libvirt_uri: str
+    poll_interval: float
+    device_cache_ttl: float
+    libvirt_timeout: float
+    topic_prefix: str
+    partitions: int
+    app_id: str
+    stale_after_seconds: float
+    stalled_after_seconds: float
+    worker_inactive_seconds: float
+    sweep_interval_seconds: float
+    web_host: str
+    web_port: int
+    ingest_token: str
+    max_body_bytes: int
+    data_dir: Path
+    outbox_max_events: int
+    outbox_max_bytes: int
+    node_id: str
+    node_interval: float
+    log_level: str
+
+    @classmethod
+    def load(
+        cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+    ) -> Settings:
+        """Read every setting from `environ` (default: the process environment) over `.env`."""
+        source: dict[str, str] = {}
+        if dotenv is not None and dotenv.is_file():
+            source.update(read_dotenv(dotenv))
+        source.update(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for setting in SETTINGS:
+            raw = source.get(setting.env, setting.default)
+            if raw is None:
+                problems.append(f"{setting.env} is required ({setting.doc})")
+                continue
+            try:
+                values[setting.attr] = setting.parse(raw)
+            except ValueError as exc:
+                shown = MASK if setting.secret else raw
+                problems.append(f"{setting.env}={shown!r} is invalid: {exc}")
+        if not problems and values["stalled_after_seconds"] <= values["stale_after_seconds"]:
+            problems.append(
+                "FLEETSTREAM_STALLED_AFTER_SECONDS must be greater than "
+                "FLEETSTREAM_STALE_AFTER_SECONDS"
+            )
+        if problems:
+            raise ConfigError(problems)
+        return cls(**values)
+
+    def masked(self) -> dict[str, str]:
+        """Environment variable -> value as safe to show or log (secrets and credentials hidden)."""
+        return {s.env: s.shown(getattr(self, s.attr)) for s in SETTINGS}
+
+    def topic(self, name: str) -> str:
+        """The full topic name of a fleetstream topic, e.g. `topic('backup')`."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def effective_node_id(self) -> str:
+        return self.node_id or socket.gethostname()
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.web_host}:{self.web_port}"
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a `.env` file: KEY=VALUE lines, `#` comments, optional `export` and quotes."""
+    result: dict[str, str] = {}
+    for raw_line in path.read_text().splitlines():
+        line = raw_line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.removeprefix("export ").split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        result[key.strip()] = value
+    return result
+

@@ -1,0 +1,317 @@
+"""The three services of the local stack: Kafka (KRaft), PostgreSQL and VictoriaMetrics.
+
+Why it exists: tests and `make demo` run against real servers, owned by the project and started on
+loopback without Docker. Each service has the same shape: `prepare()` (one-time set-up that is
+cached: jars, initdb, storage format), `start()`, `healthy()`, `stop()` and `env()` (what it adds
+to `.stack/env`). This module must not know about the application: it only runs servers.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from fleetstream.stack.process import ManagedProcess, StackError, log_tail, port_open, wait_until
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Loopback ports of the stack; non-default ones so a system-wide server does not collide."""
+
+    kafka: int = 9092
+    kafka_controller: int = 9093
+    postgres: int = 55432
+    tsdb: int = 8428
+
+
+class Service(ABC):
+    """A server of the local stack, started and stopped by pid."""
+
+    name: str
+    start_timeout: float = 60.0
+    stop_signal: int = signal.SIGTERM
+
+    def __init__(self, state_dir: Path, ports: Ports) -> None:
+        self.state_dir = state_dir
+        self.ports = ports
+        self.process = ManagedProcess(self.name, state_dir, self.marker)
+
+    @property
+    @abstractmethod
+    def marker(self) -> str:
+        """A string found in this service's command line only."""
+
+    @property
+    @abstractmethod
+    def port(self) -> int: ...
+
+    @abstractmethod
+    def prepare(self) -> None: ...
+
+    @abstractmethod
+    def launch(self) -> None: ...
+
+    @abstractmethod
+    def env(self) -> dict[str, str]: ...
+
+    def healthy(self) -> bool:
+        return self.process.pid() is not None and port_open(HOST, self.port)
+
+    def start(self) -> bool:
+        """Start unless already running; True if this call started it."""
+        if self.healthy():
+            return False
+        if port_open(HOST, self.port):
+            raise StackError(
+                f"{self.name}: port {self.port} is taken by a process this stack did not start"
+            )
+        self.prepare()
+        self.launch()
+        came_up = wait_until(lambda: self.healthy() or self.process.exited_early(),
+                             self.start_timeout)
+        tail = f"log tail ({self.process.logfile}):\n{log_tail(self.process.logfile)}"
+        if not came_up:
+            self.process.stop()
+            raise StackError(f"{self.name} not healthy within {self.start_timeout:.0f}s; {tail}")
+        if not self.healthy():
+            raise StackError(f"{self.name} exited during start-up; {tail}")
+        return True
+
+    def stop(self) -> bool:
+        stopped = self.process.stop(sig=self.stop_signal)
+        if not wait_until(lambda: not port_open(HOST, self.port), 15):
+            raise StackError(f"{self.name}: port {self.port} still accepts connections after stop")
+        return stopped
+
+    def describe(self) -> str:
+        pid = self.process.pid()
+        state = f"up (pid {pid})" if pid and self.healthy() else "down"
+        return f"{self.name:<16} {state:<18} {HOST}:{self.port}"
+
+
+def _run(argv: list[str], what: str, user: str | None = None, cwd: Path | None = None) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, user=user, cwd=cwd, check=False)
+    if result.returncode != 0:
+        raise StackError(f"{what} failed (exit {result.returncode}):\n{result.stdout[-2000:]}"
+                         f"{result.stderr[-2000:]}")
+    return result.stdout
+
+
+class Kafka(Service):
+    """Apache Kafka, single node, KRaft combined broker+controller, jars from Maven Central."""
+
+    name = "kafka"
+    version = "4.1.1"
+
+    @property
+    def marker(self) -> str:
+        return str(self.state_dir / "kafka" / "server.properties")
+
+    @property
+    def port(self) -> int:
+        return self.ports.kafka
+
+    @property
+    def jar_dir(self) -> Path:
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+        return cache / "fleetstream" / f"kafka-{self.version}"
+
+    def jars_cached(self) -> bool:
+        return (self.jar_dir / ".complete").exists()
+
+    def resolve_jars(self) -> None:
+        """Copy the broker's runtime classpath from Maven Central into the cache, once."""
+        if self.jars_cached():
+            return
+        if shutil.which("mvn") is None:
+            raise StackError("kafka: `mvn` is not installed (apt-get install maven)")
+        libs = self.jar_dir / "libs"
+        shutil.rmtree(libs, ignore_errors=True)
+        pom = resources.files("fleetstream.stack").joinpath("kafka-pom.xml")
+        with resources.as_file(pom) as pom_path:
+            _run(["mvn", "-q", "-B", "-f", str(pom_path), f"-Dkafka.version={self.version}",
+                  "dependency:copy-dependencies", f"-DoutputDirectory={libs}",
+                  "-DincludeScope=runtime"], "kafka: resolving broker jars with mvn")
+        (self.jar_dir / ".complete").write_text(self.version)
+
+    def _java(self, main: str, *args: str, heap: str = "-Xmx256m") -> list[str]:
+        log4j = resources.files("fleetstream.stack").joinpath("kafka-log4j2.properties")
+        return ["java", heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{self.jar_dir / 'libs'}/*",
+                main, *args]
+
+    def prepare(self) -> None:
+        self.resolve_jars()
+        home = self.state_dir / "kafka"
+        data = home / "data"
+        home.mkdir(parents=True, exist_ok=True)
+        props = home / "server.properties"
+        props.write_text("\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"listeners=PLAINTEXT://{HOST}:{self.ports.kafka},"
+            f"CONTROLLER://{HOST}:{self.ports.kafka_controller}",
+            f"advertised.listeners=PLAINTEXT://{HOST}:{self.ports.kafka}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"controller.quorum.bootstrap.servers={HOST}:{self.ports.kafka_controller}",
+            f"log.dirs={data}",
+            # Topics are declared by fleetstream with their partition counts; an auto-created
+            # topic would get the wrong count and break table co-partitioning.
+            "auto.create.topics.enable=false",
+            "num.partitions=8",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=8",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "log.retention.hours=-1",
+            "",
+        ]))
+        if not (data / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            _run(self._java("kafka.tools.StorageTool", "format", "--standalone",
+                            "-t", cluster_id, "-c", str(props)),
+                 "kafka: formatting KRaft storage")
+
+    def launch(self) -> None:
+        self.process.spawn(self._java("kafka.Kafka", str(self.marker), heap="-Xmx512m"))
+
+    def healthy(self) -> bool:
+        return super().healthy() and "Kafka Server started" in log_tail(self.process.logfile, 400)
+
+    def env(self) -> dict[str, str]:
+        return {"KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{self.ports.kafka}"}
+
+
+def _postgres_bindir() -> Path:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+                        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit()
+                        else 0)
+    if not candidates:
+        raise StackError("postgresql: server binaries not found under /usr/lib/postgresql "
+                         "(apt-get install postgresql)")
+    return candidates[-1].parent
+
+
+class Postgres(Service):
+    """A project-owned PostgreSQL cluster on its own port, with the application's database."""
+
+    name = "postgres"
+    # SIGINT is PostgreSQL's "fast" shutdown: abort sessions, checkpoint, exit.
+    stop_signal = signal.SIGINT
+    user = "fleetstream"
+    database = "fleetstream"
+
+    @property
+    def marker(self) -> str:
+        return str(self.data_dir)
+
+    @property
+    def port(self) -> int:
+        return self.ports.postgres
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "postgres"
+
+    @property
+    def os_user(self) -> str | None:
+        """PostgreSQL refuses to run as root; as root, run it as the `postgres` system user."""
+        if os.geteuid() != 0:
+            return None
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError as exc:
+            raise StackError("postgresql: running as root needs the `postgres` system user "
+                             "(apt-get install postgresql)") from exc
+        return "postgres"
+
+    def prepare(self) -> None:
+        bindir = _postgres_bindir()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.os_user:
+            shutil.chown(self.data_dir, self.os_user, self.os_user)
+            self.data_dir.chmod(0o700)
+        _run([str(bindir / "initdb"), "-D", str(self.data_dir), "-U", self.user,
+              "--auth=trust", "-E", "UTF8", "--no-sync"],
+             "postgresql: initdb", user=self.os_user, cwd=self.data_dir)
+
+    def launch(self) -> None:
+        bindir = _postgres_bindir()
+        self.process.logfile.touch()
+        if self.os_user:
+            shutil.chown(self.process.logfile, self.os_user, self.os_user)
+        self.process.spawn(
+            [str(bindir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
+             "-h", HOST, "-k", str(self.data_dir), "-c", "fsync=on",
+             "-c", "max_connections=200", "-c", "shared_buffers=128MB"],
+            user=self.os_user, cwd=self.data_dir,
+        )
+
+    def healthy(self) -> bool:
+        if not super().healthy():
+            return False
+        bindir = _postgres_bindir()
+        probe = subprocess.run(
+            [str(bindir / "psql"), "-h", HOST, "-p", str(self.port), "-U", self.user,
+             "-d", "postgres", "-tAc",
+             f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
+            capture_output=True, text=True, check=False)
+        if probe.returncode != 0:
+            return False
+        if probe.stdout.strip() != "1":
+            _run([str(bindir / "createdb"), "-h", HOST, "-p", str(self.port), "-U", self.user,
+                  self.database], "postgresql: createdb")
+        return True
+
+    def env(self) -> dict[str, str]:
+        return {"DATABASE_URL": f"postgresql://{self.user}@{HOST}:{self.port}/{self.database}"}
+
+
+class VictoriaMetrics(Service):
+    """Debian's victoria-metrics: the line-protocol TSDB standing in for InfluxDB 3."""
+
+    name = "victoria-metrics"
+    database = "fleetstream"
+
+    @property
+    def marker(self) -> str:
+        return str(self.state_dir / "victoria-metrics-data")
+
+    @property
+    def port(self) -> int:
+        return self.ports.tsdb
+
+    def prepare(self) -> None:
+        if shutil.which("victoria-metrics") is None:
+            raise StackError("victoria-metrics is not installed (apt-get install victoria-metrics)")
+        Path(self.marker).mkdir(parents=True, exist_ok=True)
+
+    def launch(self) -> None:
+        self.process.spawn([
+            "victoria-metrics", f"-storageDataPath={self.marker}",
+            f"-httpListenAddr={HOST}:{self.port}",
+            # Tests write points with old timestamps; keep everything.
+            "-retentionPeriod=100y", "-search.disableCache", "-loggerLevel=WARN",
+        ])
+
+    def env(self) -> dict[str, str]:
+        return {"INFLUX_URL": f"http://{HOST}:{self.port}", "INFLUX_DB": self.database,
+                "INFLUX_TOKEN": "fleetstream-local"}

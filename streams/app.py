@@ -1,0 +1,53 @@
+"""The Faust application: one per worker process, configured from `Settings`.
+
+Why it exists: every agent, table, timer and web view registers on this `app`. Modules under
+`streams.agents` and `streams.web` are discovered automatically at worker start, so adding a domain
+never edits this file.
+
+Processing guarantee: at-least-once. Agents consume in batches and write their projections before
+the batch's offsets are acknowledged (see `streams.checkpoint`); all sinks are idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import faust
+
+from fleetstream.settings import Settings
+from schemas.codec import CODEC_NAME, register_with_faust
+
+settings = Settings.load()
+register_with_faust()
+
+
+def _broker_url(bootstrap_servers: str) -> str:
+    return ";".join(f"kafka://{server.strip()}" for server in bootstrap_servers.split(","))
+
+
+app = faust.App(
+    settings.app_id,
+    broker=_broker_url(settings.kafka_bootstrap_servers),
+    # Tables live in memory and are rebuilt from their changelog topics at start; state sizes
+    # here (jobs, nodes, VMs, workers) are small.
+    store="memory://",
+    datadir=str(settings.data_dir / "faust" / f"{settings.app_id}-{settings.web_port}"),
+    topic_partitions=settings.partitions,
+    topic_replication_factor=1,
+    topic_allow_declare=True,
+    key_serializer="raw",
+    value_serializer=CODEC_NAME,
+    table_standby_replicas=1,
+    web_enabled=True,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    web_bind=settings.web_host,
+    canonical_url=settings.web_url,
+    web_in_thread=False,
+    consumer_auto_offset_reset="earliest",
+    broker_commit_interval=timedelta(seconds=1.0),
+    producer_acks=-1,
+    stream_wait_empty=False,
+    autodiscover=["streams.agents", "streams.web"],
+    origin="streams",
+)

@@ -1,0 +1,100 @@
+"""InfluxDB projection: line protocol written in batches with influxdb3-python.
+
+Why it exists: node, VM, backup-job and worker series go to InfluxDB (locally: a line-protocol
+TSDB) with identity as tags, numbers as fields and event time as the timestamp. Rewriting the same
+point is harmless (same series and timestamp), so replays are idempotent. The client is
+synchronous, so writes run in a thread executor; failures become `SinkUnavailable` for the shared
+retry policy. Callers batch by `BATCH_MAX_LINES` / `BATCH_MAX_SEC` (their processing batches), and
+`write` splits anything larger into chunks of at most `batch_max_lines`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from influxdb_client_3 import (
+    InfluxDBClient3,
+    WriteOptions,
+    WritePrecision,
+    write_client_options,
+)
+from influxdb_client_3.write_client.client.write_api import WriteType
+
+from fleetstream.settings import Settings
+from streams.sinks.base import SinkUnavailable, write_durably
+
+_TAG_ESCAPE = re.compile(r"([,= ])")
+_MEASUREMENT_ESCAPE = re.compile(r"([, ])")
+
+FieldValue = float | int | bool | str
+
+
+def _field(value: FieldValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        return repr(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _tag(text: str) -> str:
+    return _TAG_ESCAPE.sub(r"\\\1", text)
+
+
+def line(
+    measurement: str,
+    tags: Mapping[str, str],
+    fields: Mapping[str, FieldValue | None],
+    at: datetime,
+) -> str | None:
+    """One line-protocol point; None fields are left out, and no fields at all gives None."""
+    field_part = ",".join(f"{_tag(k)}={_field(v)}" for k, v in fields.items() if v is not None)
+    if not field_part:
+        return None
+    tag_part = "".join(f",{_tag(k)}={_tag(v)}" for k, v in sorted(tags.items()) if v != "")
+    ts_ns = int(at.timestamp() * 1_000_000) * 1000
+    name = _MEASUREMENT_ESCAPE.sub(r"\\\1", measurement)
+    return f"{name}{tag_part} {field_part} {ts_ns}"
+
+
+class InfluxWriter:
+    """Writes line-protocol batches to `INFLUX_URL` / `INFLUX_DB`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._max_lines = settings.batch_max_lines
+        self._client = InfluxDBClient3(
+            host=settings.influx_url,
+            database=settings.influx_db,
+            token=settings.influx_token or "unused",
+            write_client_options=write_client_options(
+                write_options=WriteOptions(write_type=WriteType.synchronous)),
+        )
+        # One thread: the client is synchronous and batches are written in order.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-write")
+
+    def _write_sync(self, lines: Sequence[str]) -> None:
+        try:
+            self._client.write(record=list(lines), write_precision=WritePrecision.NS)
+        except Exception as exc:  # the client raises urllib3 and its own API errors alike
+            raise SinkUnavailable(f"InfluxDB write failed: {exc}") from exc
+
+    async def write(self, lines: Sequence[str], *, what: str = "influx") -> None:
+        """Write all lines, in chunks of at most BATCH_MAX_LINES, retrying through outages."""
+        loop = asyncio.get_running_loop()
+        for start in range(0, len(lines), self._max_lines):
+            chunk = lines[start:start + self._max_lines]
+
+            async def attempt(chunk: Sequence[str] = chunk) -> None:
+                await loop.run_in_executor(self._executor, self._write_sync, chunk)
+
+            await write_durably(attempt, what=what)
+
+    def close(self) -> None:
+        self._client.close()
+        self._executor.shutdown(wait=False)

@@ -1,0 +1,63 @@
+"""Faust tables written from batches and timers, with the partition named explicitly.
+
+Why it exists: a Faust table picks the changelog partition of a write from the *current event*,
+which is wrong when an agent processes a batch mixing partitions, and impossible in a timer (there
+is no current event). `KeyedState` writes the value into the table's store and sends the changelog
+record to the partition the key's events came from, which keeps the table co-partitioned with its
+source topic whatever the producer's partitioner was. It also remembers each key's partition so a
+timer can sweep only the partitions this worker actively owns (`owned_items`).
+
+Values are JSON-compatible dicts (the orjson codec). Each value stores its partition under
+`PARTITION_FIELD`, so the ownership filter also works for keys restored from the changelog.
+Call `put` synchronously after `get` (no `await` in between): agents and timers share the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import faust
+
+from streams.app import app
+
+PARTITION_FIELD = "_partition"
+
+State = dict[str, Any]
+
+
+class KeyedState:
+    """A changelog-backed table of `str -> dict` written with an explicit partition."""
+
+    def __init__(self, name: str, source: faust.TopicT, help: str) -> None:
+        self.source = source
+        self.table = app.Table(
+            name,
+            default=None,
+            key_type=str,
+            value_type=dict,
+            key_serializer="raw",
+            value_serializer="orjson",
+            partitions=source.partitions,
+            help=help,
+        )
+
+    def get(self, key: str) -> State | None:
+        value: State | None = self.table.data.get(key)
+        return value
+
+    def put(self, key: str, value: State, partition: int) -> None:
+        value[PARTITION_FIELD] = partition
+        self.table.data[key] = value
+        self.table.send_changelog(partition, key.encode(), value)
+
+    def items(self) -> Iterator[tuple[str, State]]:
+        yield from self.table.data.items()
+
+    def owned_items(self) -> Iterator[tuple[str, State]]:
+        """Entries of the source partitions this worker is the active owner of (not standbys)."""
+        topic_name = self.source.get_topic_name()
+        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic_name}
+        for key, value in self.table.data.items():
+            if value.get(PARTITION_FIELD) in owned:
+                yield key, value

@@ -1,0 +1,35 @@
+"""Fixtures for tests against the real local stack (Kafka, PostgreSQL, VictoriaMetrics).
+
+`make test` brings the stack up before pytest; run alone, `stack_env` brings it up itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from fleetstream.stack import Stack
+from tests.integration.helpers import REPO, AppEnv, base_env, create_database, read_env_file, unique
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> dict[str, str]:
+    stack = Stack(REPO / ".stack")
+    healthy, _ = stack.status()
+    if not healthy:
+        stack.up()
+    return read_env_file(stack.env_file)
+
+
+@pytest.fixture
+async def app_env(stack_env: dict[str, str], tmp_path: Path) -> AsyncIterator[AppEnv]:
+    """An isolated environment: own topics, app id, database, TSDB db, data dir and web port."""
+    env = base_env(stack_env, tmp_path)
+    env["DATABASE_URL"] = await create_database(stack_env["DATABASE_URL"], unique("db_"))
+    app = AppEnv(env, tmp_path)
+    try:
+        yield app
+    finally:
+        app.stop_workers()

@@ -1,0 +1,66 @@
+"""List views that are complete with any number of workers: scatter to every owner, gather.
+
+Why it exists: a worker only holds the table partitions it owns, so `GET /jobs` (or `/workers`,
+`/nodes`, `/vms`) answered from one worker's table would miss the rest. `gather` asks every host
+that owns partitions of the table for its local part (`?scope=local`, answered from
+`KeyedState.owned_items()`), merges the parts, and answers locally when it is the only owner.
+Per-key views use Faust's `@app.table_route` instead, which forwards to the key's owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import ClientTimeout
+from faust.web import Request
+from faust.web.exceptions import ServiceUnavailable
+from yarl import URL
+
+from streams.app import app
+from streams.state import KeyedState
+
+LOCAL = "local"
+_TIMEOUT = ClientTimeout(total=10)
+
+
+def is_local_request(request: Request) -> bool:
+    return request.query.get("scope") == LOCAL
+
+
+def _ident(url: str | URL) -> tuple[str, int]:
+    parsed = URL(str(url))
+    return parsed.host or "", int(parsed.port or 80)
+
+
+async def _fetch_part(request: Request, host: str) -> dict[str, Any]:
+    url = request.url.with_host(URL(host).host or "").with_port(URL(host).port)
+    url = url.update_query(scope=LOCAL)
+    try:
+        async with app.http_client.get(url, timeout=_TIMEOUT) as response:
+            if response.status != 200:
+                raise ServiceUnavailable(f"worker {host} answered {response.status}")
+            part: dict[str, Any] = await response.json()
+            return part
+    except (OSError, TimeoutError) as exc:
+        raise ServiceUnavailable(f"worker {host} did not answer: {exc}") from exc
+
+
+async def gather(
+    request: Request,
+    state: KeyedState,
+    local: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """Merge `local()` of every worker owning partitions of `state` (a key -> value mapping)."""
+    if is_local_request(request):
+        return local()
+    me = _ident(app.conf.canonical_url)
+    hosts = [host for host, topics in
+             app.router.table_metadata(state.table.name).items()
+             if any(topics.values()) and _ident(host) != me]
+    parts = await asyncio.gather(*(_fetch_part(request, host) for host in hosts))
+    merged = local()
+    for part in parts:
+        merged.update(part)
+    return merged

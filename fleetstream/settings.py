@@ -152,7 +152,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sweep_interval_seconds", "FLEETSTREAM_SWEEP_INTERVAL_SECONDS", _positive_float,
             "1.0", "How often staleness/inactivity is checked."),
     Setting("web_host", "FLEETSTREAM_WEB_HOST", _non_empty, "127.0.0.1",
-            "Address the HTTP server binds and advertises to other workers."),
+            "Host name other workers reach this worker's HTTP server at (and it binds, by default)."),
+    Setting("web_bind", "FLEETSTREAM_WEB_BIND", _optional, "",
+            "Address the HTTP server binds (empty: FLEETSTREAM_WEB_HOST), e.g. 0.0.0.0."),
     Setting("web_port", "FLEETSTREAM_WEB_PORT", _port, "6066", "HTTP port of the worker."),
     Setting("ingest_token", "FLEETSTREAM_INGEST_TOKEN", _optional, "",
             "Bearer token required by the ingest endpoints (empty: no token).", secret=True),
@@ -195,6 +197,7 @@ class Settings:
     worker_inactive_seconds: float
     sweep_interval_seconds: float
     web_host: str
+    web_bind: str
     web_port: int
     ingest_token: str
     max_body_bytes: int

@@ -25,6 +25,5 @@ def run(args: argparse.Namespace) -> int:
 
     Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)
     # Faust's own command line reads sys.argv; hand it the worker command with our settings.
-    sys.argv = ["fleetstream-worker", "worker", "--loglevel", settings.log_level,
-                "--web-port", str(settings.web_port), "--web-host", settings.web_host]
+    sys.argv = ["fleetstream-worker", "worker", "--loglevel", settings.log_level]
     app.main()

@@ -9,6 +9,7 @@ to `.stack/env`). This module must not know about the application: it only runs 
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import pwd
 import shutil
@@ -226,7 +227,16 @@ class Postgres(Service):
 
     @property
     def data_dir(self) -> Path:
-        return self.state_dir / "postgres"
+        """The cluster's directory: under the state dir, or, as root, in the postgres user's home.
+
+        As root the server runs as `postgres`, which cannot enter a root-only checkout (a home
+        directory or pytest's temporary directory): its data directory then lives under
+        `~postgres/fleetstream/`, named after the state dir, and the state dir links to it.
+        """
+        if self.os_user is None:
+            return self.state_dir / "postgres"
+        digest = hashlib.sha1(str(self.state_dir).encode()).hexdigest()[:12]
+        return Path(pwd.getpwnam(self.os_user).pw_dir) / "fleetstream" / f"stack-{digest}"
 
     @property
     def os_user(self) -> str | None:
@@ -241,17 +251,19 @@ class Postgres(Service):
         return "postgres"
 
     def prepare(self) -> None:
-        bindir = _postgres_bindir()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        if (self.data_dir / "PG_VERSION").exists():
-            return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.os_user:
-            shutil.chown(self.data_dir, self.os_user, self.os_user)
+            for directory in (self.data_dir.parent, self.data_dir):
+                shutil.chown(directory, self.os_user, self.os_user)
             self.data_dir.chmod(0o700)
-        _run([str(bindir / "initdb"), "-D", str(self.data_dir), "-U", self.user,
-              "--auth=trust", "-E", "UTF8", "--no-sync"],
-             "postgresql: initdb", user=self.os_user, cwd=self.data_dir)
+            link = self.state_dir / "postgres"
+            if not link.is_symlink():
+                link.symlink_to(self.data_dir)
+        if not (self.data_dir / "PG_VERSION").exists():
+            _run([str(_postgres_bindir() / "initdb"), "-D", str(self.data_dir), "-U", self.user,
+                  "--auth=trust", "-E", "UTF8", "--no-sync"],
+                 "postgresql: initdb", user=self.os_user, cwd=self.data_dir)
 
     def launch(self) -> None:
         bindir = _postgres_bindir()

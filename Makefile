@@ -1,0 +1,59 @@
+# fleetstream: `make test` and `make demo` set up everything on a fresh machine (Debian, root):
+# Debian packages, the Python venv, the Kafka broker jars (via mvn) and the local stack.
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+# Debian packages: JDK + Maven (Kafka broker from Maven Central), PostgreSQL server, the
+# line-protocol TSDB, libvirt headers (libvirt-python builds from source), Chromium (dashboard test),
+# the node exporter (node agent benchmark baseline).
+APT_PACKAGES := default-jre-headless maven postgresql victoria-metrics libvirt-dev pkg-config gcc \
+	chromium prometheus-node-exporter
+
+.PHONY: test demo lint unit integration stack-up stack-down system-deps venv bench clean
+
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BIN)/fleetstream: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/fleetstream
+
+stack-up: system-deps venv
+	$(BIN)/fleetstream stack up
+
+stack-down:
+	@if [ -x $(BIN)/fleetstream ]; then $(BIN)/fleetstream stack down; fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/pytest tests/unit -q
+
+# The stack comes down whatever the tests did; the exit status is pytest's (or lint's).
+test: system-deps venv
+	$(MAKE) lint
+	$(BIN)/fleetstream stack up
+	status=0; $(BIN)/pytest -q -p no:cacheprovider --durations=15 || status=$$?; \
+	$(BIN)/fleetstream stack down; exit $$status
+
+demo: stack-up
+	$(BIN)/python -m fleetstream.demo
+
+bench: stack-up
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: stack-down
+	rm -rf .stack $(VENV) artifacts

@@ -1,0 +1,80 @@
+"""Settings: declared once, validated with one message naming every problem, shown masked."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from fleetstream.settings import MASK, SETTINGS, ConfigError, Settings, mask_url
+
+
+def test_every_declared_setting_is_a_field_and_back() -> None:
+    assert {f.name for f in fields(Settings)} == {s.attr for s in SETTINGS}
+    assert len({s.env for s in SETTINGS}) == len(SETTINGS)
+
+
+def test_defaults_load_without_any_environment() -> None:
+    settings = Settings.load({}, dotenv=None)
+    assert settings.stale_after_seconds == 60
+    assert settings.stalled_after_seconds == 300
+    assert settings.worker_inactive_seconds == 30
+    assert settings.web_port == 6066
+    assert settings.batch_max_lines == 2000
+    assert settings.topic("backup") == "telemetry.backup"
+
+
+def test_one_error_names_every_bad_setting() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"FLEETSTREAM_WEB_PORT": "70000", "BATCH_MAX_LINES": "-3",
+                       "POLL_INTERVAL": "soon", "FLEETSTREAM_LOG_LEVEL": "loud"}, dotenv=None)
+    message = str(caught.value)
+    for name in ("FLEETSTREAM_WEB_PORT", "BATCH_MAX_LINES", "POLL_INTERVAL",
+                 "FLEETSTREAM_LOG_LEVEL"):
+        assert name in message
+    assert len(caught.value.problems) == 4
+
+
+def test_invalid_secret_is_not_echoed_in_the_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"FLEETSTREAM_TOPIC_PREFIX": "bad prefix!",
+                       "FLEETSTREAM_INGEST_TOKEN": "s3cret"}, dotenv=None)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_stalled_threshold_must_exceed_stale_threshold() -> None:
+    with pytest.raises(ConfigError, match="STALLED_AFTER"):
+        Settings.load({"FLEETSTREAM_STALE_AFTER_SECONDS": "10",
+                       "FLEETSTREAM_STALLED_AFTER_SECONDS": "5"}, dotenv=None)
+
+
+def test_masked_hides_tokens_and_url_passwords() -> None:
+    settings = Settings.load({
+        "INFLUX_TOKEN": "apiv3_secret",
+        "FLEETSTREAM_INGEST_TOKEN": "ingest-secret",
+        "DATABASE_URL": "postgresql://app:pw123@db:5432/fleet",
+        "LIBVIRT_URI": "qemu+ssh://oneadmin:hunter2@192.168.0.104/system",
+    }, dotenv=None)
+    shown = settings.masked()
+    text = "\n".join(f"{k}={v}" for k, v in shown.items())
+    for secret in ("apiv3_secret", "ingest-secret", "pw123", "hunter2"):
+        assert secret not in text
+    assert shown["INFLUX_TOKEN"] == MASK
+    assert shown["DATABASE_URL"] == f"postgresql://app:{MASK}@db:5432/fleet"
+    assert shown["LIBVIRT_URI"] == f"qemu+ssh://oneadmin:{MASK}@192.168.0.104/system"
+
+
+def test_url_without_password_is_shown_as_is() -> None:
+    assert mask_url("postgresql://fleetstream@127.0.0.1:55432/db") == \
+        "postgresql://fleetstream@127.0.0.1:55432/db"
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# local overrides\nexport FLEETSTREAM_WEB_PORT=7000\n"
+                      "INFLUX_DB='metrics'\nBATCH_MAX_SEC=2.5\n")
+    settings = Settings.load({"BATCH_MAX_SEC": "0.5"}, dotenv=dotenv)
+    assert settings.web_port == 7000
+    assert settings.influx_db == "metrics"
+    assert settings.batch_max_sec == 0.5

@@ -152,7 +152,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sweep_interval_seconds", "FLEETSTREAM_SWEEP_INTERVAL_SECONDS", _positive_float,
             "1.0", "How often staleness/inactivity is checked."),
     Setting("web_host", "FLEETSTREAM_WEB_HOST", _non_empty, "127.0.0.1",
-            "Host name other workers reach this worker's HTTP server at (and it binds, by default)."),
+            "Host other workers reach this HTTP server at (also bound unless WEB_BIND is set)."),
     Setting("web_bind", "FLEETSTREAM_WEB_BIND", _optional, "",
             "Address the HTTP server binds (empty: FLEETSTREAM_WEB_HOST), e.g. 0.0.0.0."),
     Setting("web_port", "FLEETSTREAM_WEB_PORT", _port, "6066", "HTTP port of the worker."),

@@ -49,7 +49,8 @@ test: system-deps venv
 	status=0; $(BIN)/pytest -q -p no:cacheprovider --durations=15 || status=$$?; \
 	$(BIN)/fleetstream stack down; exit $$status
 
-demo: stack-up
+# The demo starts the stack itself, and stops it on Ctrl-C if it was not already running.
+demo: system-deps venv
 	$(BIN)/python -m fleetstream.demo
 
 bench: stack-up

@@ -137,6 +137,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a domain's NIC/disk names are cached."),
     Setting("libvirt_timeout", "LIBVIRT_TIMEOUT", _positive_float, "30.0",
             "Seconds one libvirt call may take."),
+    Setting("vm_agent_host", "FLEETSTREAM_VM_AGENT_HOST", _non_empty, "127.0.0.1",
+            "Address the VM agent's control API binds."),
+    Setting("vm_agent_port", "FLEETSTREAM_VM_AGENT_PORT", _port, "8765",
+            "Port of the VM agent's control API (seed 002's /api/telemetry/*)."),
     Setting("topic_prefix", "FLEETSTREAM_TOPIC_PREFIX", _topic_prefix, "telemetry.",
             "Prefix of every fleetstream topic."),
     Setting("partitions", "FLEETSTREAM_PARTITIONS", _positive_int, "8",
@@ -189,6 +193,8 @@ class Settings:
     poll_interval: float
     device_cache_ttl: float
     libvirt_timeout: float
+    vm_agent_host: str
+    vm_agent_port: int
     topic_prefix: str
     partitions: int
     app_id: str

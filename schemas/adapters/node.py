@@ -1,0 +1,302 @@
+"""Seed 000/001's node telemetry formats <-> `NodeSnapshot`.
+
+Why it exists: the original node daemon speaks two formats that fleetstream keeps as contracts:
+- the API POST body (`POST /api/telemetry/snapshot`): flat, memory in MB, the primary disk in GB;
+- the WebSocket message (`WS /ws/telemetry`): `{timestamp, node_id, metrics: {cpu, memory, disk,
+  network, processes}}`, memory and disks in GB, network rates in MB/s;
+and the `telemetry_history` table's columns are the API body's fields. This module converts both
+ways, so the endpoint, the live stream and the projection stay thin.
+
+Units: the seed derives MB as GB * 1024, so its MB and GB are binary (MiB = 2**20 bytes, GiB =
+2**30 bytes), and its `*_rate_mbps` fields carry `bytes_*_mb_per_sec`, i.e. MiB per second, not
+megabits. The seed's rate fields in a POST are ignored: rates are computed downstream from the raw
+counters (reset-aware), never trusted from a client.
+
+Seed bodies carry no `event_id`: it is derived from (node_id, timestamp) (`snapshot_event_id`), so
+a client re-POSTing the same snapshot produces a duplicate the workers drop. A POST without a
+`timestamp` (the seed's own curl example has none) is stamped with the time it was received.
+Validation errors name the seed's fields (`memory_used_mb`, `metrics.cpu.cpu_usage_percent`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.errors import InvalidEvent
+from schemas.event import (
+    Identifier,
+    NonNegativeFloat,
+    NonNegativeInt,
+    Percent,
+    UtcDatetime,
+    validate,
+)
+from schemas.node import PRIMARY_MOUNT, NodeRates, NodeSnapshot, snapshot_event_id
+
+MIB = 2**20
+GIB = 2**30
+
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "node_id", "timestamp", "cpu_percent", "memory_percent", "memory_used_mb", "memory_total_mb",
+    "disk_percent", "disk_used_gb", "disk_total_gb", "network_rx_bytes", "network_tx_bytes",
+    "network_rx_rate_mbps", "network_tx_rate_mbps", "uptime_seconds", "process_count",
+    "active_connections", "load_avg_1m", "load_avg_5m", "load_avg_15m",
+)
+
+
+class _Seed(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+_SeedT = TypeVar("_SeedT", bound=_Seed)
+
+
+class SeedApiSnapshot(_Seed):
+    """Seed 000's API POST body; only node_id, cpu_percent and memory_percent are required."""
+
+    node_id: Identifier
+    timestamp: UtcDatetime | None = None
+    cpu_percent: Percent
+    memory_percent: Percent
+    memory_used_mb: NonNegativeFloat | None = None
+    memory_total_mb: NonNegativeFloat | None = None
+    disk_percent: Percent | None = None
+    disk_used_gb: NonNegativeFloat | None = None
+    disk_total_gb: NonNegativeFloat | None = None
+    network_rx_bytes: NonNegativeInt | None = None
+    network_tx_bytes: NonNegativeInt | None = None
+    uptime_seconds: NonNegativeFloat | None = None
+    process_count: NonNegativeInt | None = None
+    active_connections: NonNegativeInt | None = None
+    load_avg_1m: NonNegativeFloat | None = None
+    load_avg_5m: NonNegativeFloat | None = None
+    load_avg_15m: NonNegativeFloat | None = None
+
+
+class SeedWsCpu(_Seed):
+    cpu_usage_percent: Percent
+    load_avg_1min: NonNegativeFloat | None = None
+    load_avg_5min: NonNegativeFloat | None = None
+    load_avg_15min: NonNegativeFloat | None = None
+
+
+class SeedWsMemory(_Seed):
+    memory_usage_percent: Percent
+    memory_used_gb: NonNegativeFloat | None = None
+    memory_total_gb: NonNegativeFloat | None = None
+
+
+class SeedWsDisk(_Seed):
+    usage_percent: Percent
+    used_gb: NonNegativeFloat
+    total_gb: NonNegativeFloat
+
+
+class SeedWsDisks(_Seed):
+    disk_usage: dict[str, SeedWsDisk] = Field(default_factory=dict)
+
+
+class SeedWsNetwork(_Seed):
+    bytes_recv: NonNegativeInt | None = None
+    bytes_sent: NonNegativeInt | None = None
+    active_connections: NonNegativeInt | None = None
+
+
+class SeedWsProcesses(_Seed):
+    process_count: NonNegativeInt | None = None
+
+
+class SeedWsSystem(_Seed):
+    uptime_seconds: NonNegativeFloat | None = None
+    boot_time: UtcDatetime | None = None
+
+
+class SeedWsMetrics(_Seed):
+    cpu: SeedWsCpu
+    memory: SeedWsMemory
+    disk: SeedWsDisks = Field(default_factory=SeedWsDisks)
+    network: SeedWsNetwork = Field(default_factory=SeedWsNetwork)
+    processes: SeedWsProcesses = Field(default_factory=SeedWsProcesses)
+    system: SeedWsSystem = Field(default_factory=SeedWsSystem)
+
+
+class SeedWsMessage(_Seed):
+    """Seed 000/001's WebSocket message (the seed elides details; `bytes_recv`/`bytes_sent` are
+    psutil's counter names, which the seed's collector reads)."""
+
+    timestamp: UtcDatetime
+    node_id: Identifier
+    metrics: SeedWsMetrics
+
+
+def _parse(model: type[_SeedT], raw: bytes | str) -> _SeedT:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent.single("(body)", f"not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidEvent.single("(body)", "must be a JSON object")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidEvent.from_pydantic(exc) from None
+
+
+def _bytes(amount: float | None, unit: int) -> int | None:
+    return None if amount is None else round(amount * unit)
+
+
+def _in(amount: int | None, unit: int) -> float | None:
+    return None if amount is None else amount / unit
+
+
+def _snapshot(fields: dict[str, Any], node_id: str, at: datetime, source: str) -> NodeSnapshot:
+    return validate(NodeSnapshot, {
+        **fields,
+        "event_id": snapshot_event_id(node_id, at),
+        "source": source,
+        "ts": at,
+        "node_id": node_id,
+    })
+
+
+def _disk(mount: str, used_gb: float, total_gb: float, percent: float | None) -> dict[str, Any]:
+    used, total = round(used_gb * GIB), round(total_gb * GIB)
+    if percent is None:
+        percent = min(100.0, 100.0 * used / total) if total else 0.0
+    return {"mount": mount, "used_bytes": used, "total_bytes": total, "percent": percent}
+
+
+def _api_disks(body: SeedApiSnapshot) -> list[dict[str, Any]]:
+    if body.disk_percent is None and body.disk_used_gb is None and body.disk_total_gb is None:
+        return []
+    if body.disk_used_gb is None or body.disk_total_gb is None:
+        raise InvalidEvent.single(
+            "disk_used_gb", "disk_used_gb and disk_total_gb are required with disk_percent")
+    return [_disk(PRIMARY_MOUNT, body.disk_used_gb, body.disk_total_gb, body.disk_percent)]
+
+
+def from_seed_api(raw: bytes | str, *, received_at: datetime, source: str) -> NodeSnapshot:
+    """Parse and validate one seed 000 API POST body."""
+    body = _parse(SeedApiSnapshot, raw)
+    at = body.timestamp or received_at
+    return _snapshot({
+        "cpu_percent": body.cpu_percent,
+        "memory_percent": body.memory_percent,
+        "memory_used_bytes": _bytes(body.memory_used_mb, MIB),
+        "memory_total_bytes": _bytes(body.memory_total_mb, MIB),
+        "disks": _api_disks(body),
+        "network_rx_bytes": body.network_rx_bytes,
+        "network_tx_bytes": body.network_tx_bytes,
+        "uptime_seconds": body.uptime_seconds,
+        "process_count": body.process_count,
+        "active_connections": body.active_connections,
+        "load_avg_1m": body.load_avg_1m,
+        "load_avg_5m": body.load_avg_5m,
+        "load_avg_15m": body.load_avg_15m,
+    }, body.node_id, at, source)
+
+
+def from_seed_ws(raw: bytes | str, *, source: str) -> NodeSnapshot:
+    """Parse and validate one seed WebSocket message (e.g. from a seed daemon's stream)."""
+    message = _parse(SeedWsMessage, raw)
+    metrics = message.metrics
+    disks = [_disk(mount, disk.used_gb, disk.total_gb, disk.usage_percent)
+             for mount, disk in metrics.disk.disk_usage.items()]
+    return _snapshot({
+        "cpu_percent": metrics.cpu.cpu_usage_percent,
+        "memory_percent": metrics.memory.memory_usage_percent,
+        "memory_used_bytes": _bytes(metrics.memory.memory_used_gb, GIB),
+        "memory_total_bytes": _bytes(metrics.memory.memory_total_gb, GIB),
+        "disks": disks,
+        "network_rx_bytes": metrics.network.bytes_recv,
+        "network_tx_bytes": metrics.network.bytes_sent,
+        "uptime_seconds": metrics.system.uptime_seconds,
+        "boot_time": metrics.system.boot_time,
+        "process_count": metrics.processes.process_count,
+        "active_connections": metrics.network.active_connections,
+        "load_avg_1m": metrics.cpu.load_avg_1min,
+        "load_avg_5m": metrics.cpu.load_avg_5min,
+        "load_avg_15m": metrics.cpu.load_avg_15min,
+    }, message.node_id, message.timestamp, source)
+
+
+def _rfc3339(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def to_seed_ws(snapshot: NodeSnapshot, rates: NodeRates) -> dict[str, Any]:
+    """The live-stream message of a snapshot, in the seed's WebSocket format."""
+    return {
+        "timestamp": _rfc3339(snapshot.ts),
+        "node_id": snapshot.node_id,
+        "metrics": {
+            "cpu": {
+                "cpu_usage_percent": snapshot.cpu_percent,
+                "load_avg_1min": snapshot.load_avg_1m,
+                "load_avg_5min": snapshot.load_avg_5m,
+                "load_avg_15min": snapshot.load_avg_15m,
+            },
+            "memory": {
+                "memory_usage_percent": snapshot.memory_percent,
+                "memory_used_gb": _in(snapshot.memory_used_bytes, GIB),
+                "memory_total_gb": _in(snapshot.memory_total_bytes, GIB),
+            },
+            "disk": {
+                "disk_usage": {
+                    disk.mount: {"usage_percent": disk.percent,
+                                 "used_gb": disk.used_bytes / GIB,
+                                 "total_gb": disk.total_bytes / GIB}
+                    for disk in snapshot.disks
+                },
+            },
+            "network": {
+                "bytes_recv": snapshot.network_rx_bytes,
+                "bytes_sent": snapshot.network_tx_bytes,
+                "bytes_recv_mb_per_sec": _per_mib(rates.rx_bytes_per_second),
+                "bytes_sent_mb_per_sec": _per_mib(rates.tx_bytes_per_second),
+                "active_connections": snapshot.active_connections,
+            },
+            "processes": {"process_count": snapshot.process_count},
+            "system": {
+                "uptime_seconds": snapshot.uptime_seconds,
+                "boot_time": _rfc3339(snapshot.boot_time) if snapshot.boot_time else None,
+            },
+        },
+    }
+
+
+def _per_mib(bytes_per_second: float | None) -> float | None:
+    return None if bytes_per_second is None else bytes_per_second / MIB
+
+
+def to_history_row(snapshot: NodeSnapshot, rates: NodeRates) -> tuple[Any, ...]:
+    """The `telemetry_history` row of a snapshot, in `HISTORY_COLUMNS` order."""
+    disk = snapshot.primary_disk
+    memory_used_mb = _in(snapshot.memory_used_bytes, MIB)
+    memory_total_mb = _in(snapshot.memory_total_bytes, MIB)
+    return (
+        snapshot.node_id,
+        snapshot.ts,
+        snapshot.cpu_percent,
+        snapshot.memory_percent,
+        None if memory_used_mb is None else round(memory_used_mb),
+        None if memory_total_mb is None else round(memory_total_mb),
+        disk.percent if disk else None,
+        disk.used_bytes / GIB if disk else None,
+        disk.total_bytes / GIB if disk else None,
+        snapshot.network_rx_bytes,
+        snapshot.network_tx_bytes,
+        _per_mib(rates.rx_bytes_per_second),
+        _per_mib(rates.tx_bytes_per_second),
+        None if snapshot.uptime_seconds is None else round(snapshot.uptime_seconds),
+        snapshot.process_count,
+        snapshot.active_connections,
+        snapshot.load_avg_1m,
+        snapshot.load_avg_5m,
+        snapshot.load_avg_15m,
+    )

@@ -36,11 +36,14 @@ class KeyedState:
             default=None,
             key_type=str,
             value_type=dict,
-            key_serializer="raw",
-            value_serializer="orjson",
             partitions=source.partitions,
             help=help,
         )
+        # faust's Table takes no serializer arguments (it derives "json" from the types); the
+        # store and changelog topic are created lazily from these attributes, so set them first.
+        # Raw keys keep the changelog co-partitioned with the source topic for table_route.
+        self.table.key_serializer = "raw"  # type: ignore[attr-defined]
+        self.table.value_serializer = "orjson"  # type: ignore[attr-defined]
 
     def get(self, key: str) -> State | None:
         value: State | None = self.table.data.get(key)

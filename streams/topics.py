@@ -27,6 +27,9 @@ def _topic(name: str, *, keep: bool = True) -> faust.TopicT:
         value_serializer="raw",
         partitions=settings.partitions,
         retention=_KEEP_FOREVER if keep else None,
+        # internal: faust declares the topic before subscribing to it; a topic created later
+        # (by `declare_all_topics`) is only consumed after a metadata refresh, minutes later.
+        internal=True,
     )
 
 

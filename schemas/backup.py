@@ -1,0 +1,73 @@
+"""`backup.progress/1`: one progress report of a backup, replication or restore job.
+
+Why it exists: the backup reporter library, the `backup-report` command and the seed 003 HTTP
+endpoint all publish this one event to `telemetry.backup` (key: job_id). A report carries the
+whole job as the reporter sees it (status, phase, totals, every disk), numbered by `seq`, which
+is monotonic per job in event time: the stream workers use it to drop duplicates and stale
+out-of-order reports.
+
+What it must not do: aggregate. The job-level `bytes_transferred`, speed, ETA and percent here
+are the reporter's own claims; the workers recompute them from the disks (the seed's bug was a
+job total stuck at 0 while its disks moved).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.event import Event, Identifier, NonNegativeFloat, NonNegativeInt, Percent
+
+JobType = Literal["backup", "replication", "restore"]
+JobStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
+JOB_TYPES: tuple[JobType, ...] = ("backup", "replication", "restore")
+ENDED_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_micros(at: datetime) -> int:
+    """Microseconds since the epoch, exactly (no float rounding): the unit of `seq` and times."""
+    delta = at - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class DiskProgress(BaseModel):
+    """Progress of one disk of a job; `bytes_transferred` is the disk's cumulative counter."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    disk_index: NonNegativeInt
+    bytes_transferred: NonNegativeInt
+    total_bytes: NonNegativeInt | None = None
+    progress_percent: Percent | None = None
+    status: Identifier = "transferring"
+
+
+class BackupProgress(Event):
+    """One job progress report (seed 003's body plus the event envelope and `seq`)."""
+
+    SCHEMA: ClassVar[str] = "backup.progress/1"
+    schema_name: Literal["backup.progress/1"] = Field(default="backup.progress/1", alias="schema")
+
+    job_id: Identifier
+    job_type: JobType
+    status: JobStatus
+    current_phase: Identifier
+    seq: NonNegativeInt
+    bytes_transferred: NonNegativeInt = 0
+    total_bytes: NonNegativeInt = 0
+    transfer_speed_bps: NonNegativeFloat | None = None
+    eta_seconds: NonNegativeFloat | None = None
+    progress_percent: Percent | None = None
+    error: str | None = Field(default=None, max_length=4096)
+    disks: list[DiskProgress] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _disks_unique(self) -> BackupProgress:
+        indexes = [disk.disk_index for disk in self.disks]
+        if len(indexes) != len(set(indexes)):
+            raise ValueError("disks: each disk_index may appear only once")
+        return self

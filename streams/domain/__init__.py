@@ -1,0 +1,1 @@
+"""Domain logic of the stream workers: pure functions, no I/O (tested on their own)."""

@@ -1,0 +1,255 @@
+"""Backup-job state: folding progress reports into per-disk and per-job state, and staleness.
+
+Why it exists: this is the domain math of seed 003, kept pure (no I/O, no clock, no Faust) so it
+is tested on its own with property-based tests; `streams.agents.backup` is thin glue around it.
+
+The state of a job is a JSON-compatible dict (it lives in a changelog-backed table). It is a
+function of the SET of reports received, not of their order, so duplicates, redeliveries and
+out-of-order reports never double count or regress:
+- every disk keeps the values of the highest-`seq` report that mentioned it (last writer wins by
+  `seq`); a disk missing from a report keeps its values;
+- job-level fields (status, phase, total, job type) come from the highest-`seq` report;
+- job bytes are the SUM of its disks (the seed's bug was a job total stuck at 0); only a job
+  that never reported any disk falls back to its own `bytes_transferred`;
+- percent = bytes / total, clamped to [0, 100] (100 once completed);
+- speed (running jobs) is an EWMA of Δbytes/Δt on EVENT time over the `SAMPLE_WINDOW` reports
+  with the highest `seq` (a window chosen by `seq` is order-independent); ETA = remaining / speed.
+
+Restarted disk copy: a disk whose bytes go DOWN in a report with a higher `seq` is taken as-is.
+The reporter restarted that disk's copy, so its earlier bytes are no longer on the target; job
+bytes and percent drop accordingly, and that interval is left out of the speed.
+
+Ending: the first terminal report (`completed`, `failed`, `cancelled`: the lowest terminal
+`seq`) ends the job and freezes it. Reports with a higher `seq` are ignored, also when they
+arrived before it (the terminal report then overrides the disks it lists; a disk it does not list
+keeps what it had). An ended job's speed is its average over the whole job, its ETA 0 when
+completed and none otherwise; `completed_us` is when it ended, whatever the outcome.
+
+Staleness is the one part that depends on the wall clock: `sweep` compares `now` with the event
+time of the latest report. Levels: 0 fresh, 1 stale, 2 stalled. Every transition up raises one
+alert whose time is the deterministic `last_telemetry + threshold` (so a worker re-raising it
+after a crash produces the same `alert_id`); fresh telemetry clears every raised level, one
+clearing alert each.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.alert import Alert
+from schemas.backup import ENDED_STATUSES, BackupProgress, epoch_micros
+
+State = dict[str, Any]
+
+SAMPLE_WINDOW = 8
+SPEED_SMOOTHING = 0.3
+FRESH, STALE, STALLED = 0, 1, 2
+ALERT_KINDS = {STALE: "backup.stale", STALLED: "backup.stalled"}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def from_micros(us: int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=us)
+
+
+def _percent(done: int, total: int | None) -> float | None:
+    if not total:
+        return None
+    return min(100.0, max(0.0, done * 100.0 / total))
+
+
+def _new_job(event: BackupProgress, ts: int) -> State:
+    return {
+        "job_id": event.job_id, "job_type": event.job_type, "status": event.status,
+        "current_phase": event.current_phase, "version": event.seq, "last_seq": -1,
+        "ended_seq": None, "reported_bytes": 0, "reported_total": 0, "error": None,
+        "started_us": ts, "last_telemetry_us": ts, "completed_us": None,
+        "disks": {}, "samples": [], "stale_level": FRESH, "stale_since_us": None,
+    }
+
+
+def _event_bytes(event: BackupProgress) -> int:
+    if event.disks:
+        return sum(disk.bytes_transferred for disk in event.disks)
+    return event.bytes_transferred
+
+
+def _apply(job: State | None, event: BackupProgress) -> State:
+    ts = epoch_micros(event.ts)
+    if job is None:
+        job = _new_job(event, ts)
+    # `version` is the highest seq ever seen: the projections' monotonic guard.
+    job["version"] = max(job["version"], event.seq)
+    ended = job["ended_seq"]
+    if ended is not None and event.seq > ended:
+        return job
+    ends_now = event.status in ENDED_STATUSES and (ended is None or event.seq < ended)
+    if ends_now:
+        job["ended_seq"] = event.seq
+        job["samples"] = []
+    if ends_now or event.seq > job["last_seq"]:
+        job.update(
+            job_type=event.job_type, status=event.status, current_phase=event.current_phase,
+            last_seq=event.seq, last_telemetry_us=ts, reported_bytes=event.bytes_transferred,
+            reported_total=event.total_bytes, error=event.error,
+            completed_us=ts if job["ended_seq"] is not None else None)
+        if job["stale_level"] != FRESH:
+            job["stale_level"], job["stale_since_us"] = FRESH, None
+    job["started_us"] = min(job["started_us"], ts)
+    disks: dict[str, Any] = job["disks"]
+    for disk in event.disks:
+        key = str(disk.disk_index)
+        current = disks.get(key)
+        newer = current is None or event.seq > current["seq"]
+        if newer or (ends_now and current is not None and current["seq"] > event.seq):
+            disks[key] = {
+                "seq": event.seq, "bytes_transferred": disk.bytes_transferred,
+                "total_bytes": disk.total_bytes, "reported_percent": disk.progress_percent,
+                "status": disk.status,
+            }
+    if job["ended_seq"] is None:
+        _add_sample(job, event.seq, ts, _event_bytes(event))
+    return job
+
+
+def _add_sample(job: State, seq: int, ts: int, transferred: int) -> None:
+    samples: list[list[int]] = job["samples"]
+    if any(sample[0] == seq for sample in samples):
+        return
+    samples.append([seq, ts, transferred])
+    samples.sort()
+    del samples[:-SAMPLE_WINDOW]
+
+
+def smoothed_speed(samples: list[list[int]]) -> float | None:
+    """EWMA of Δbytes/Δt (bytes per second) over samples [seq, event time µs, bytes] by seq.
+
+    Intervals without time passing or with bytes going down (a restarted disk) are left out.
+    """
+    speed: float | None = None
+    for (_, t0, b0), (_, t1, b1) in itertools.pairwise(samples):
+        if t1 <= t0 or b1 < b0:
+            continue
+        rate = (b1 - b0) * 1_000_000 / (t1 - t0)
+        speed = rate if speed is None else SPEED_SMOOTHING * rate + (1 - SPEED_SMOOTHING) * speed
+    return speed
+
+
+def _derive(job: State) -> None:
+    disks = job["disks"].values()
+    transferred = sum(d["bytes_transferred"] for d in disks) if disks else job["reported_bytes"]
+    total = job["reported_total"]
+    if not total and disks and all(d["total_bytes"] for d in disks):
+        total = sum(d["total_bytes"] for d in disks)
+    status = job["status"]
+    if job["ended_seq"] is None:
+        speed = smoothed_speed(job["samples"])
+    else:
+        elapsed = (job["last_telemetry_us"] - job["started_us"]) / 1_000_000
+        speed = transferred / elapsed if elapsed > 0 else None
+    if status == "completed":
+        percent: float | None = 100.0
+        eta: int | None = 0
+    else:
+        percent = _percent(transferred, total)
+        eta = None
+        if job["ended_seq"] is None and speed and total:
+            eta = math.ceil(max(total - transferred, 0) / speed)
+    job.update(bytes_transferred=transferred, total_bytes=total, transfer_speed_bps=speed,
+               eta_seconds=eta, progress_percent=percent)
+    for disk in disks:
+        disk["progress_percent"] = (_percent(disk["bytes_transferred"], disk["total_bytes"])
+                                    if disk["total_bytes"] else disk["reported_percent"])
+
+
+def _copy(job: State) -> State:
+    # Disk dicts and sample lists are replaced, never mutated in place, below the top level;
+    # except `_derive`'s disk percent, which is why the disk dicts are copied too.
+    return {**job, "disks": {k: dict(v) for k, v in job["disks"].items()},
+            "samples": [list(s) for s in job["samples"]]}
+
+
+def apply_events(state: State | None, events: Iterable[BackupProgress]) -> State | None:
+    """The job state after `events` (any order, duplicates allowed); `state` is not modified."""
+    job = None if state is None else _copy(state)
+    for event in events:
+        job = _apply(job, event)
+    if job is not None:
+        _derive(job)
+    return job
+
+
+def resume_alerts(before: State | None, after: State) -> list[Alert]:
+    """Clearing alerts when fresh telemetry ended a stale/stalled spell (one per raised level)."""
+    if before is None or before["stale_level"] == FRESH or after["stale_level"] != FRESH:
+        return []
+    at = from_micros(after["last_telemetry_us"])
+    assert at is not None
+    return [Alert.transition(ALERT_KINDS[level], after["job_id"], "cleared", at,
+                             job_type=after["job_type"])
+            for level in range(before["stale_level"], FRESH, -1)]
+
+
+def staleness(job: State, now_us: int, stale_after_s: float, stalled_after_s: float) -> int:
+    """The level a job should be at now: only running jobs go stale."""
+    if job["status"] != "running" or job["ended_seq"] is not None:
+        return FRESH
+    silent = now_us - job["last_telemetry_us"]
+    if silent >= stalled_after_s * 1_000_000:
+        return STALLED
+    if silent >= stale_after_s * 1_000_000:
+        return STALE
+    return FRESH
+
+
+def sweep(job: State, now_us: int, stale_after_s: float, stalled_after_s: float
+          ) -> tuple[State, list[Alert]] | None:
+    """The job with its new staleness level and the alerts to raise; None when nothing changed.
+
+    Levels only go up here (fresh telemetry is what brings them down, in `apply_events`).
+    """
+    level = staleness(job, now_us, stale_after_s, stalled_after_s)
+    current = job["stale_level"]
+    if level <= current:
+        return None
+    thresholds = {STALE: stale_after_s, STALLED: stalled_after_s}
+    last = job["last_telemetry_us"]
+    alerts = []
+    for raised in range(current + 1, level + 1):
+        at = from_micros(last + round(thresholds[raised] * 1_000_000))
+        assert at is not None
+        alerts.append(Alert.transition(ALERT_KINDS[raised], job["job_id"], "raised", at,
+                                       job_type=job["job_type"],
+                                       last_telemetry_at=from_micros(last)))
+    since = job["stale_since_us"] or last + round(stale_after_s * 1_000_000)
+    return {**job, "stale_level": level, "stale_since_us": since}, alerts
+
+
+def summary(job: State) -> dict[str, Any]:
+    """The job as users see it (views, CLI): seed 003's fields, RFC 3339 times, disks, stale."""
+    def iso(us: int | None) -> str | None:
+        at = from_micros(us)
+        return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+    return {
+        "job_id": job["job_id"], "job_type": job["job_type"], "status": job["status"],
+        "current_phase": job["current_phase"], "bytes_transferred": job["bytes_transferred"],
+        "total_bytes": job["total_bytes"], "transfer_speed_bps": job["transfer_speed_bps"],
+        "eta_seconds": job["eta_seconds"], "progress_percent": job["progress_percent"],
+        "started_at": iso(job["started_us"]), "last_telemetry_at": iso(job["last_telemetry_us"]),
+        "completed_at": iso(job["completed_us"]), "stale": job["stale_level"] != FRESH,
+        "stale_level": ("fresh", "stale", "stalled")[job["stale_level"]],
+        "stale_since": iso(job["stale_since_us"]), "error": job["error"],
+        "last_seq": job["version"],
+        "disks": [
+            {"disk_index": int(index), "bytes_transferred": disk["bytes_transferred"],
+             "total_bytes": disk["total_bytes"], "progress_percent": disk["progress_percent"],
+             "status": disk["status"]}
+            for index, disk in sorted(job["disks"].items(), key=lambda item: int(item[0]))
+        ],
+    }

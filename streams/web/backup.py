@@ -1,0 +1,78 @@
+"""Backup-job HTTP: seed 003's telemetry ingest and the `/jobs` views.
+
+- `POST /api/v1/telemetry/{job_type}/{job_id}`: seed 003's body (see `schemas.adapters.seed003`),
+  answered with seed 003's response only after Kafka acknowledged the event.
+- `GET /jobs[?status=running]`: every job, complete across workers (scatter-gather).
+- `GET /jobs/{job_id}`: one job with its disks and stale flag, answered by the key's owner.
+What it must not do: compute job state (the agent and the domain module do), or read PostgreSQL
+(views answer from the live tables).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web as aioweb
+from faust.web import Request, Response, View
+from faust.web.exceptions import NotFound
+
+from schemas.adapters.seed003 import from_seed_body
+from schemas.backup import BackupProgress
+from schemas.event import now_utc
+from streams import topics
+from streams.agents.backup import state
+from streams.app import app
+from streams.domain.backup import summary
+from streams.web.cluster import gather, is_local_request
+from streams.web.ingest import accept
+
+
+def _rfc3339_now() -> str:
+    return now_utc().isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@app.page("/api/v1/telemetry/{job_type}/{job_id}")
+class BackupTelemetry(View):
+    """Seed 003's push endpoint for the backup client's progress reports."""
+
+    async def post(self, request: aioweb.Request, job_type: str, job_id: str) -> Response:
+        source = f"http:{request.remote or 'unknown'}"
+
+        def parse(body: bytes) -> BackupProgress:
+            return from_seed_body(job_type, job_id, body, source)
+
+        await accept(request, parse, topics.backup, key_of=lambda event: event.job_id)
+        return self.json({"status": "success", "message": "Telemetry received and processed",
+                          "timestamp": _rfc3339_now()})
+
+
+@app.page("/jobs")
+class Jobs(View):
+    """All jobs, newest telemetry first; `?status=` keeps only jobs with that status."""
+
+    async def get(self, request: Request) -> Response:
+        wanted = request.query.get("status")
+
+        def local() -> dict[str, Any]:
+            return {job_id: summary(job) for job_id, job in state.owned_items()
+                    if wanted is None or job["status"] == wanted}
+
+        jobs = await gather(request, state, local)
+        if is_local_request(request):
+            return self.json(jobs)
+        ordered = sorted(jobs.values(), key=lambda job: job["last_telemetry_at"] or "",
+                         reverse=True)
+        return self.json({"jobs": ordered, "count": len(ordered)})
+
+
+@app.page("/jobs/{job_id}")
+class Job(View):
+    """One job: seed 003's job fields, its disks, and whether it is stale or stalled."""
+
+    # faust types view handlers without route parameters; job_id comes from the route.
+    @app.table_route(table=state.table, match_info="job_id")  # type: ignore[arg-type]
+    async def get(self, request: Request, job_id: str) -> Response:
+        job = state.get(job_id)
+        if job is None:
+            raise NotFound(f"no backup job {job_id!r} has reported progress")
+        return self.json(summary(job))

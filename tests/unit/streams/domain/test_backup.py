@@ -1,0 +1,193 @@
+"""The backup-job fold: order-independent totals, speed, ETA, restarts, endings and staleness."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.backup import BackupProgress
+from streams.domain.backup import (
+    STALLED,
+    apply_events,
+    resume_alerts,
+    summary,
+    sweep,
+)
+
+T0 = datetime(2025, 10, 10, 14, 35, 42, tzinfo=UTC)
+US = 1_000_000
+
+
+def report(seq: int, disks: list[int], *, status: str = "running", at: datetime | None = None,
+           totals: list[int] | None = None, total: int = 0, phase: str = "transferring"
+           ) -> BackupProgress:
+    return BackupProgress(
+        event_id=uuid.uuid4(), source="test", ts=at or T0 + timedelta(seconds=seq),
+        job_id="job-1", job_type="backup", status=status, current_phase=phase, seq=seq,
+        total_bytes=total,
+        disks=[{"disk_index": i, "bytes_transferred": b,
+                "total_bytes": (totals or [None] * len(disks))[i], "status": "transferring"}
+               for i, b in enumerate(disks)])
+
+
+def fold_one_by_one(events: list[BackupProgress]) -> dict[str, Any] | None:
+    state = None
+    for event in events:
+        state = apply_events(state, [event])
+    return state
+
+
+def test_job_bytes_are_the_sum_of_its_disks_not_zero() -> None:
+    """Regression for seed 003's bug: backup_jobs.bytes_transferred stuck at 0."""
+    state = apply_events(None, [report(1, [100, 250, 50], total=1000)])
+    assert state is not None
+    assert state["bytes_transferred"] == 400
+    assert state["progress_percent"] == 40.0
+
+
+def test_speed_and_eta_come_from_event_time() -> None:
+    events = [report(s, [s * 10 * 1024**2], total=1024**3) for s in range(1, 6)]
+    state = apply_events(None, events)
+    assert state is not None
+    assert state["transfer_speed_bps"] == 10 * 1024**2
+    remaining = 1024**3 - 50 * 1024**2
+    assert state["eta_seconds"] == remaining // (10 * 1024**2) + 1
+
+
+def test_duplicate_and_older_reports_change_nothing() -> None:
+    first, second = report(1, [100]), report(2, [200])
+    state = apply_events(None, [first, second])
+    assert apply_events(state, [second, first, second]) == state
+
+
+def test_restarted_disk_copy_is_taken_as_reported() -> None:
+    state = apply_events(None, [report(1, [500, 500], total=2000), report(2, [600, 100])])
+    assert state is not None
+    assert state["bytes_transferred"] == 700
+    assert state["disks"]["1"]["bytes_transferred"] == 100
+
+
+def test_completion_freezes_totals_and_later_reports_are_ignored() -> None:
+    events = [report(1, [0], total=100), report(2, [50]),
+              report(3, [100], status="completed", phase="done")]
+    done = apply_events(None, events)
+    assert done is not None
+    assert (done["status"], done["progress_percent"], done["eta_seconds"]) == ("completed", 100, 0)
+    assert done["completed_us"] is not None
+    later = apply_events(done, [report(4, [7], status="running")])
+    assert later is not None
+    assert summary(later)["bytes_transferred"] == 100
+    assert later["status"] == "completed"
+
+
+def test_terminal_report_arriving_late_overrides_reports_sent_after_it() -> None:
+    events = [report(1, [10]), report(2, [20], status="failed"), report(3, [30])]
+    in_order = apply_events(None, events)
+    late_terminal = apply_events(apply_events(None, [events[0], events[2]]), [events[1]])
+    assert late_terminal == in_order
+    assert in_order is not None and in_order["status"] == "failed"
+
+
+def test_stale_then_stalled_then_resumed_raises_each_once_and_clears_both() -> None:
+    state = apply_events(None, [report(1, [10])])
+    assert state is not None
+    last = state["last_telemetry_us"]
+    assert sweep(state, last + 2 * US, 3, 6) is None
+    stale, raised = sweep(state, last + 3 * US, 3, 6) or (state, [])
+    assert [(a.kind, a.state) for a in raised] == [("backup.stale", "raised")]
+    assert raised[0].at == T0 + timedelta(seconds=4)
+    assert sweep(stale, last + 4 * US, 3, 6) is None, "no second alert for the same level"
+    stalled, raised = sweep(stale, last + 7 * US, 3, 6) or (stale, [])
+    assert [a.kind for a in raised] == ["backup.stalled"]
+    assert stalled["stale_level"] == STALLED
+    resumed = apply_events(stalled, [report(2, [20])])
+    assert resumed is not None and resumed["stale_level"] == 0
+    cleared = resume_alerts(stalled, resumed)
+    assert sorted((a.kind, a.state) for a in cleared) == [
+        ("backup.stale", "cleared"), ("backup.stalled", "cleared")]
+
+
+def test_a_re_raised_alert_has_the_same_id() -> None:
+    state = apply_events(None, [report(1, [10])])
+    assert state is not None
+    now = state["last_telemetry_us"] + 10 * US
+    first = sweep(state, now, 3, 6)
+    again = sweep(state, now + US, 3, 6)
+    assert first and again
+    assert [a.alert_id for a in first[1]] == [a.alert_id for a in again[1]]
+    assert first[0]["stale_level"] == STALLED and len(first[1]) == 2
+
+
+def test_ended_jobs_never_go_stale() -> None:
+    state = apply_events(None, [report(1, [10], status="completed")])
+    assert state is not None
+    assert sweep(state, state["last_telemetry_us"] + 3600 * US, 3, 6) is None
+
+
+@st.composite
+def job_reports(draw: st.DrawFn) -> list[BackupProgress]:
+    """A job's reports in send order: growing disks, maybe restarts, maybe an end and stragglers."""
+    n_disks = draw(st.integers(1, 4))
+    n = draw(st.integers(1, 12))
+    totals = [draw(st.integers(1, 10_000)) for _ in range(n_disks)]
+    counters = [0] * n_disks
+    at = T0
+    events = []
+    end_at = draw(st.one_of(st.none(), st.integers(1, n)))
+    for seq in range(1, n + 1):
+        at += timedelta(microseconds=draw(st.integers(1, 5 * US)))
+        for i in range(n_disks):
+            if draw(st.integers(0, 9)) == 0:
+                counters[i] = draw(st.integers(0, counters[i]))  # restarted copy
+            else:
+                counters[i] += draw(st.integers(0, 3000))
+        status = "running"
+        if end_at == seq:
+            status = draw(st.sampled_from(["completed", "failed", "cancelled"]))
+        events.append(report(seq, list(counters), status=status, at=at, totals=totals))
+    return events
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=job_reports(), data=st.data())
+def test_any_order_with_duplicates_gives_the_ordered_state(
+        events: list[BackupProgress], data: st.DataObject) -> None:
+    ordered = fold_one_by_one(events)
+    delivered = data.draw(st.permutations(
+        events + data.draw(st.lists(st.sampled_from(events), max_size=6))))
+    state = None
+    position = 0
+    while position < len(delivered):
+        size = data.draw(st.integers(1, 5))
+        state = apply_events(state, delivered[position:position + size])
+        position += size
+    assert state == ordered
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=job_reports(), data=st.data())
+def test_percent_in_range_and_bytes_only_drop_on_a_restarted_disk(
+        events: list[BackupProgress], data: st.DataObject) -> None:
+    delivered = data.draw(st.permutations(events))
+    state: dict[str, Any] | None = None
+    for event in delivered:
+        before = state
+        state = apply_events(state, [event])
+        assert state is not None
+        assert state["progress_percent"] is None or 0 <= state["progress_percent"] <= 100
+        assert state["transfer_speed_bps"] is None or state["transfer_speed_bps"] >= 0
+        if before is not None and state["bytes_transferred"] < before["bytes_transferred"]:
+            dropped = [k for k, d in state["disks"].items()
+                       if d["bytes_transferred"] < before["disks"][k]["bytes_transferred"]]
+            assert dropped, "job bytes went down without a disk going down"
+            restarted = any(
+                later.seq > earlier.seq
+                and later.disks[int(k)].bytes_transferred < earlier.disks[int(k)].bytes_transferred
+                for k in dropped for earlier in events for later in events)
+            ended_override = state["ended_seq"] is not None and (
+                before["ended_seq"] != state["ended_seq"])
+            assert restarted or ended_override

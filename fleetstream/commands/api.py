@@ -1,0 +1,78 @@
+"""The HTTP client of the query commands (`workers`, `status`, `jobs`, `job`); `fleetstream api`.
+
+Why it exists: the query commands read a stream worker's HTTP API (at FLEETSTREAM_WEB_HOST and
+FLEETSTREAM_WEB_PORT, the same settings the worker serves on) and must fail the same clear way
+when it is not there. `get_json(path)` is that one way; `fleetstream api PATH` prints any GET
+endpoint's JSON, for the views no command formats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+from fleetstream.commands import load_settings
+
+TIMEOUT = 10.0
+
+
+class ApiError(RuntimeError):
+    """The worker's API could not answer; the message says what to check."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace").strip()[:500]
+    if isinstance(parsed, dict) and "error" in parsed:
+        return str(parsed["error"])
+    return json.dumps(parsed)[:500]
+
+
+def get_json(path: str, base_url: str | None = None) -> Any:
+    """GET `path` of the worker's API and return the parsed JSON.
+
+    Raises `ApiError` when the worker is unreachable, answers with an error status (its message
+    included, `status` set) or does not answer JSON.
+    """
+    base = (base_url or load_settings().web_url).rstrip("/")
+    url = f"{base}/{path.lstrip('/')}"
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        raise ApiError(f"{url} answered {exc.code}: {_error_message(exc.read())}",
+                       status=exc.code) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ApiError(
+            f"cannot reach the fleetstream worker at {base} ({reason}); is `fleetstream worker` "
+            "running there? (set FLEETSTREAM_WEB_HOST / FLEETSTREAM_WEB_PORT)") from None
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ApiError(f"{url} did not answer JSON: {body[:200]!r}") from None
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("api", help="GET a path of the worker's HTTP API as JSON")
+    parser.add_argument("path", help="e.g. /workers, /telemetry/worker-1, /jobs")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        print(json.dumps(get_json(args.path), indent=2, sort_keys=True))
+    except ApiError as exc:
+        print(f"fleetstream: {exc}", file=sys.stderr)
+        return 1
+    return 0

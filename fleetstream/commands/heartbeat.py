@@ -1,0 +1,79 @@
+"""`fleetstream heartbeat --worker-id ID [--interval 5] [--once]`: beat for a compute worker.
+
+Publishes this machine's CPU/memory (psutil) and GPU (nvidia-smi, if present) usage as
+`worker.heartbeat/1` to `telemetry.heartbeat` through the durable outbox, every `--interval`
+seconds until SIGINT/SIGTERM. `--once` sends one heartbeat, waits (up to `--flush-timeout`) for
+Kafka to acknowledge it and exits 1 if it did not (it stays in the outbox for the next run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import signal
+from typing import Any
+
+from fleetstream.commands import load_settings
+from fleetstream.settings import Settings
+from producers.heartbeat import HeartbeatEmitter
+from producers.publisher import Publisher
+
+log = logging.getLogger(__name__)
+
+
+def _positive(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("heartbeat", help="send a compute worker's heartbeats")
+    parser.add_argument("--worker-id", required=True, help="the worker's id (its Kafka key)")
+    parser.add_argument("--interval", type=_positive, default=5.0, metavar="SECONDS",
+                        help="seconds between heartbeats (default 5)")
+    parser.add_argument("--once", action="store_true", help="send one heartbeat and exit")
+    parser.add_argument("--flush-timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="how long to wait for Kafka to acknowledge on exit (default 10)")
+    parser.set_defaults(run=run)
+
+
+def publisher_name(worker_id: str) -> str:
+    """The outbox name of a worker's emitter: one outbox per worker id, any id made file-safe."""
+    return "heartbeat-" + re.sub(r"[^A-Za-z0-9._-]", "_", worker_id)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    return asyncio.run(_main(settings, args.worker_id, args.interval, once=args.once,
+                             flush_timeout=args.flush_timeout))
+
+
+async def _main(settings: Settings, worker_id: str, interval: float, *, once: bool,
+                flush_timeout: float) -> int:
+    publisher = Publisher(publisher_name(worker_id), settings)
+    await publisher.start()
+    emitter = HeartbeatEmitter(worker_id, publisher, settings.topic("heartbeat"),
+                               interval=interval)
+    log.info("heartbeat.starting worker_id=%s topic=%s interval=%gs once=%s",
+             worker_id, settings.topic("heartbeat"), interval, once)
+    try:
+        if once:
+            await emitter.beat()
+        else:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            sent = await emitter.run(stop)
+            log.info("heartbeat.stopping worker_id=%s sent=%d", worker_id, sent)
+    finally:
+        delivered = await publisher.stop(flush_timeout)
+    if not delivered:
+        log.warning("heartbeat.undelivered worker_id=%s reason='Kafka did not acknowledge "
+                    "within %gs; kept in the outbox for the next run'", worker_id, flush_timeout)
+        return 1 if once else 0
+    return 0

@@ -1,0 +1,79 @@
+"""`worker.heartbeat/1`: one heartbeat of a compute worker (seed 004), and its HTTP body.
+
+Why it exists: the heartbeat emitter library, the `heartbeat` command and `POST /api/heartbeat`
+all publish this one event to `telemetry.heartbeat` (key: worker_id). It carries the worker's
+resource usage (percent of the machine), what it is running, and the interval it promises to beat
+at; the stream workers derive active/inactive from the event times.
+
+What it must not do: decide activity. `interval_seconds` is the emitter's promise, for display;
+inactivity is judged by the stream workers' own threshold (FLEETSTREAM_WORKER_INACTIVE_SECONDS).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.errors import InvalidEvent
+from schemas.event import Event, Identifier, Percent, UtcDatetime, validate
+
+MAX_RUNNING_TASKS = 1000
+
+_EVENT_NAMESPACE = uuid.UUID("b6a51c1e-2f0d-4a8e-8d77-5c3e9f1a2b64")
+
+PositiveSeconds = Annotated[float, Field(gt=0, le=86_400)]
+
+
+class RunningTask(BaseModel):
+    """One task a worker is running (seed 004's `RunningTask`): its id, and what is known of it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    task_id: Identifier
+    name: str | None = Field(default=None, max_length=256)
+    task_type: str | None = Field(default=None, max_length=256)
+    started_at: UtcDatetime | None = None
+    progress_percent: Percent | None = None
+
+
+class WorkerHeartbeat(Event):
+    """A worker's heartbeat: usage in percent (GPU null without one), running tasks, interval."""
+
+    SCHEMA: ClassVar[str] = "worker.heartbeat/1"
+    schema_name: Literal["worker.heartbeat/1"] = Field(default="worker.heartbeat/1",
+                                                       alias="schema")
+
+    worker_id: Identifier
+    cpu_usage: Percent
+    memory_usage: Percent
+    gpu_usage: Percent | None = None
+    running_tasks: list[RunningTask] = Field(default_factory=list,
+                                             max_length=MAX_RUNNING_TASKS)
+    interval_seconds: PositiveSeconds = 5.0
+
+
+def event_id(body: dict[str, Any]) -> uuid.UUID:
+    """Deterministic id of a posted body: a client re-POSTing the same body sends one event."""
+    digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return uuid.uuid5(_EVENT_NAMESPACE, digest)
+
+
+def from_body(raw: bytes, source: str, received_at: datetime) -> WorkerHeartbeat:
+    """A heartbeat posted over HTTP. The envelope is optional there: a body without `ts` is
+    stamped with `received_at`, without `source` gets `source`, without `event_id` gets one
+    derived from its content (and its `ts`, so two identical beats at different times differ)."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEvent.single("(body)", f"not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidEvent.single("(body)", "must be a JSON object")
+    body.setdefault("ts", received_at.isoformat())
+    body.setdefault("source", source)
+    body.setdefault("event_id", str(event_id(body)))
+    return validate(WorkerHeartbeat, body)

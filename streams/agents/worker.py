@@ -1,0 +1,132 @@
+"""Worker heartbeats: `telemetry.heartbeat` -> workers table -> PostgreSQL, InfluxDB and alerts.
+
+Why it exists: this is the glue around `streams.domain.worker` (where the rules live). Per batch
+it folds each worker's heartbeats into its state once, stores it (`KeyedState.put`), then writes
+the changed workers' rows to PostgreSQL (`workers`, guarded by `last_update`) and one InfluxDB
+`worker` point per heartbeat, before Faust acknowledges the batch (write, then commit).
+
+A timer sweeps the workers this worker owns and marks those silent for
+FLEETSTREAM_WORKER_INACTIVE_SECONDS inactive, raising one `worker.inactive` alert each; a fresh
+heartbeat clears it. As in the backup agent, state changes run under one lock and send their
+alerts BEFORE storing the state: a crash in between re-sends the same alert (same deterministic
+id), never drops it. The sweep is skipped while tables recover or partitions move, when a
+half-restored state could look silent.
+What it must not do: decide anything about activity itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from schemas.backup import epoch_micros
+from schemas.codec import dumps
+from schemas.event import now_utc
+from schemas.worker import WorkerHeartbeat
+from streams import topics
+from streams.agents.backup import send_alerts
+from streams.app import app, settings
+from streams.batches import Decoded, decode_batch
+from streams.domain.worker import State, apply_heartbeats, from_micros, sweep
+from streams.sinks import database, influx
+from streams.sinks.influx import line
+from streams.state import PARTITION_FIELD, KeyedState
+
+log = logging.getLogger(__name__)
+
+workers = KeyedState("workers", topics.heartbeat,
+                     help="Worker state by worker_id: last heartbeat, stats, tasks, active flag.")
+
+_state_lock = asyncio.Lock()
+# Rows are built from the table's current state under this lock, so the last write is the newest.
+_write_lock = asyncio.Lock()
+
+UPSERT_SQL = (
+    "INSERT INTO workers (worker_id, cpu_usage, memory_usage, gpu_usage, running_tasks,"
+    " last_update, is_active) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7) "
+    "ON CONFLICT (worker_id) DO UPDATE SET cpu_usage = EXCLUDED.cpu_usage,"
+    " memory_usage = EXCLUDED.memory_usage, gpu_usage = EXCLUDED.gpu_usage,"
+    " running_tasks = EXCLUDED.running_tasks, last_update = EXCLUDED.last_update,"
+    " is_active = EXCLUDED.is_active "
+    "WHERE workers.last_update <= EXCLUDED.last_update")
+
+
+def projection_row(state: State) -> tuple[Any, ...]:
+    return (state["worker_id"], state["cpu_usage"], state["memory_usage"], state["gpu_usage"],
+            dumps(state["running_tasks"]).decode(), from_micros(state["last_update_us"]),
+            state["is_active"])
+
+
+def influx_line(heartbeat: WorkerHeartbeat) -> str | None:
+    return line("worker", {"worker_id": heartbeat.worker_id},
+                {"cpu_usage": heartbeat.cpu_usage, "memory_usage": heartbeat.memory_usage,
+                 "gpu_usage": heartbeat.gpu_usage,
+                 "running_tasks": len(heartbeat.running_tasks),
+                 "interval_seconds": heartbeat.interval_seconds}, heartbeat.ts)
+
+
+async def _write_rows(worker_ids: Iterable[str]) -> None:
+    async with _write_lock:
+        rows = [projection_row(s) for s in map(workers.get, worker_ids) if s is not None]
+        await database().write([(UPSERT_SQL, rows)], what="workers")
+
+
+async def handle(decoded: Sequence[Decoded[WorkerHeartbeat]], now_us: int) -> None:
+    """Fold one batch into the worker states, alert on transitions, project what changed."""
+    by_worker: dict[str, list[WorkerHeartbeat]] = {}
+    partition_of: dict[str, int] = {}
+    for item in decoded:
+        by_worker.setdefault(item.event.worker_id, []).append(item.event)
+        partition_of[item.event.worker_id] = item.partition
+    async with _state_lock:
+        changed: list[tuple[str, State]] = []
+        alerts = []
+        for worker_id, heartbeats in by_worker.items():
+            result = apply_heartbeats(workers.get(worker_id), heartbeats, now_us,
+                                      settings.worker_inactive_seconds)
+            if result is not None:
+                changed.append((worker_id, result[0]))
+                alerts.extend(result[1])
+        await send_alerts(alerts)
+        for worker_id, after in changed:
+            workers.put(worker_id, after, partition_of[worker_id])
+    await _write_rows(worker_id for worker_id, _ in changed)
+    lines = [point for point in (influx_line(item.event) for item in decoded) if point]
+    await influx().write(lines, what="worker")
+
+
+@app.agent(topics.heartbeat)
+async def process(stream: Any) -> None:
+    async for records in stream.take_events(settings.batch_max_lines,
+                                            within=settings.batch_max_sec):
+        decoded = await decode_batch(records, WorkerHeartbeat)
+        if decoded:
+            await handle(decoded, epoch_micros(now_utc()))
+
+
+async def sweep_owned(now_us: int) -> list[str]:
+    """Mark the silent workers this worker owns inactive (one alert each); returns their ids."""
+    async with _state_lock:
+        changes = []
+        for worker_id, state in workers.owned_items():
+            result = sweep(state, now_us, settings.worker_inactive_seconds)
+            if result is not None:
+                changes.append((worker_id, state[PARTITION_FIELD], result))
+        if not changes:
+            return []
+        await send_alerts([alert for _, _, (_, alert) in changes])
+        for worker_id, partition, (after, _) in changes:
+            workers.put(worker_id, after, partition)
+            log.info("worker.inactive worker_id=%s last_update=%s", worker_id,
+                     from_micros(after["last_update_us"]).isoformat())
+    await _write_rows(worker_id for worker_id, _, _ in changes)
+    return [worker_id for worker_id, _, _ in changes]
+
+
+@app.timer(settings.sweep_interval_seconds)
+async def sweep_inactive_workers() -> None:
+    if app.rebalancing or app.in_recovery:
+        return
+    await sweep_owned(epoch_micros(now_utc()))

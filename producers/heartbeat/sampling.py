@@ -46,10 +46,10 @@ def _cpu_and_memory() -> tuple[float, float]:
 
 
 class ResourceSampler:
-    """Samples usage; `nvidia_smi` is the command to run (None: looked up on PATH at start)."""
+    """Samples usage; `nvidia_smi` is the GPU tool, looked up on PATH (None: no GPU sampling)."""
 
-    def __init__(self, nvidia_smi: str | None = None, gpu_timeout: float = 2.0) -> None:
-        self._nvidia_smi = nvidia_smi or shutil.which("nvidia-smi")
+    def __init__(self, nvidia_smi: str | None = "nvidia-smi", gpu_timeout: float = 2.0) -> None:
+        self._nvidia_smi = shutil.which(nvidia_smi) if nvidia_smi else None
         self._gpu_timeout = gpu_timeout
         # The first cpu_percent(None) call only sets the baseline and returns 0.0.
         psutil.cpu_percent(interval=None)

@@ -4,8 +4,9 @@ Why it exists: this is seed 004's TelemetryManager logic, kept pure (no I/O, no 
 so it is tested on its own with property-based tests; `streams.agents.worker` is glue around it.
 
 A worker's state is a JSON-compatible dict (it lives in a changelog-backed table):
-- the stats and running tasks are those of the heartbeat with the latest event time; duplicates
-  and out-of-order heartbeats (not newer than `last_update_us`) change nothing;
+- the stats and running tasks are those of the heartbeat with the latest event time (ties broken
+  by event_id, so the state is a function of the set of heartbeats, not of their order);
+  duplicates and out-of-order heartbeats change nothing;
 - a worker is inactive once `now >= last heartbeat + threshold` (event time of the heartbeat,
   wall clock of the stream worker: emitter clocks are assumed to be synchronised, e.g. by NTP).
 
@@ -57,8 +58,13 @@ def _stats(heartbeat: WorkerHeartbeat, ts_us: int) -> State:
         "running_tasks": [task.model_dump(mode="json") for task in heartbeat.running_tasks],
         "interval_seconds": heartbeat.interval_seconds,
         "source": heartbeat.source,
+        "event_id": str(heartbeat.event_id),
         "last_update_us": ts_us,
     }
+
+
+def _order(heartbeat: WorkerHeartbeat) -> tuple[int, str]:
+    return epoch_micros(heartbeat.ts), str(heartbeat.event_id)
 
 
 def apply_heartbeats(
@@ -68,14 +74,14 @@ def apply_heartbeats(
     inactive_after_s: float,
 ) -> tuple[State, list[Alert]] | None:
     """The worker's state after `heartbeats` and the alerts to send; None when nothing changed."""
-    last_us = state["last_update_us"] if state is not None else None
-    newer = sorted(((epoch_micros(h.ts), h) for h in heartbeats
-                    if last_us is None or epoch_micros(h.ts) > last_us),
+    last = (state["last_update_us"], state["event_id"]) if state is not None else None
+    newer = sorted(((_order(h), h) for h in heartbeats if last is None or _order(h) > last),
                    key=lambda pair: pair[0])
     if not newer:
         return None
-    first_fresh = next((ts for ts, _ in newer if _fresh(ts, now_us, inactive_after_s)), None)
-    newest_us, newest = newer[-1]
+    first_fresh = next((ts for (ts, _), _ in newer if _fresh(ts, now_us, inactive_after_s)),
+                       None)
+    (newest_us, _), newest = newer[-1]
     after = _stats(newest, newest_us)
     alerts: list[Alert] = []
     if state is None:

@@ -1,0 +1,1 @@
+"""Test data and generators of test data (libvirt test-driver nodes)."""

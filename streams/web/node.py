@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from aiohttp import WSCloseCode, WSMsgType
 from aiohttp import web as aioweb
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 from faust.web.exceptions import NotFound
@@ -103,7 +103,7 @@ class Node(View):
 class LiveClient:
     """One WebSocket client's bounded queue, and why it must go (set once)."""
 
-    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_SIZE))
+    queue: asyncio.Queue[str]
     leaving: asyncio.Event = field(default_factory=asyncio.Event)
     close_code: int = WSCloseCode.OK
     reason: str = ""
@@ -126,7 +126,8 @@ class LiveClient:
 class LiveHub:
     """Fans live messages out to every connected client; never waits on any of them."""
 
-    def __init__(self) -> None:
+    def __init__(self, queue_size: int = CLIENT_QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
         self.clients: set[LiveClient] = set()
         self.dropped_total = 0
 
@@ -144,7 +145,7 @@ class LiveHub:
 
     async def serve(self, ws: aioweb.WebSocketResponse) -> None:
         """Stream to `ws` until the client leaves, is dropped, or the worker stops."""
-        client = LiveClient()
+        client = LiveClient(asyncio.Queue(self.queue_size))
         self.clients.add(client)
         log.info("live.client_joined clients=%d", len(self.clients))
         tasks = [asyncio.create_task(_send(ws, client)), asyncio.create_task(_read(ws)),
@@ -213,27 +214,22 @@ class LiveFeed:
     async def run(self) -> None:
         topic = topics.node.get_topic_name()
         while True:
+            # Group-less: every worker reads every partition; new ones are picked up too.
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+                topic, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
                 enable_auto_commit=False, auto_offset_reset="latest",
                 client_id=f"{settings.app_id}-live-{settings.web_port}")
             try:
                 await consumer.start()
-                await self._consume(consumer, topic)
+                log.info("live.feed_started topic=%s", topic)
+                await self._broadcast(consumer)
             except KafkaError as exc:
                 log.warning("live.feed_retry topic=%s error=%r", topic, exc)
                 await asyncio.sleep(_RETRY_SECONDS)
             finally:
                 await consumer.stop()
 
-    async def _consume(self, consumer: Any, topic: str) -> None:
-        while not consumer.partitions_for_topic(topic):
-            await consumer.topics()  # refreshes metadata: the topic may not be declared yet
-            await asyncio.sleep(0.5)
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        log.info("live.feed_started topic=%s partitions=%d", topic, len(partitions))
+    async def _broadcast(self, consumer: AIOKafkaConsumer) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=1000)
             for records in batches.values():

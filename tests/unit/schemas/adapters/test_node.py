@@ -1,0 +1,139 @@
+"""Seed 000/001 node formats <-> NodeSnapshot, and the telemetry_history row."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from schemas.adapters.node import (
+    GIB,
+    HISTORY_COLUMNS,
+    MIB,
+    from_seed_api,
+    from_seed_ws,
+    to_history_row,
+    to_seed_ws,
+)
+from schemas.errors import InvalidEvent
+from schemas.event import decode
+from schemas.node import NO_RATES, NodeRates, NodeSnapshot
+
+RECEIVED = datetime(2025, 12, 17, 12, 0, tzinfo=UTC)
+SEED_BODY: dict[str, Any] = {  # seed 000's API POST example
+    "node_id": "192.168.100.27", "timestamp": "2025-12-17T10:00:00Z", "cpu_percent": 45.2,
+    "memory_percent": 67.8, "memory_used_mb": 8704, "memory_total_mb": 16384,
+    "disk_percent": 82.1, "disk_used_gb": 82.1, "disk_total_gb": 100.0,
+    "network_rx_bytes": 2345678, "network_tx_bytes": 1234567, "network_rx_rate_mbps": 3.2,
+    "network_tx_rate_mbps": 1.5, "uptime_seconds": 3600, "process_count": 234,
+    "active_connections": 45, "load_avg_1m": 2.5, "load_avg_5m": 2.1, "load_avg_15m": 1.8,
+}
+
+
+def api(body: dict[str, Any]) -> NodeSnapshot:
+    return from_seed_api(orjson.dumps(body), received_at=RECEIVED, source="test")
+
+
+def test_seed_api_body_converts_units_to_bytes() -> None:
+    snapshot = api(SEED_BODY)
+    assert snapshot.ts == datetime(2025, 12, 17, 10, 0, tzinfo=UTC)
+    assert snapshot.memory_used_bytes == 8704 * MIB
+    assert snapshot.memory_total_bytes == 16 * GIB
+    (disk,) = snapshot.disks
+    assert (disk.mount, disk.total_bytes, disk.percent) == ("/", 100 * GIB, 82.1)
+    assert disk.used_bytes == round(82.1 * GIB)
+    assert snapshot.network_rx_bytes == 2345678
+    assert snapshot.load_avg_15m == 1.8
+
+
+def test_re_posting_a_snapshot_gives_the_same_event_id() -> None:
+    assert api(SEED_BODY).event_id == api(dict(reversed(SEED_BODY.items()))).event_id
+    assert api(SEED_BODY).event_id != api({**SEED_BODY, "timestamp": "2025-12-17T10:01:00Z"}
+                                         ).event_id
+
+
+def test_seed_curl_example_without_timestamp_is_stamped_on_receipt() -> None:
+    snapshot = api({"node_id": "test", "cpu_percent": 50, "memory_percent": 60})
+    assert snapshot.ts == RECEIVED
+    assert snapshot.disks == []
+    assert snapshot.network_rx_bytes is None
+
+
+def test_invalid_body_names_every_bad_seed_field() -> None:
+    with pytest.raises(InvalidEvent) as raised:
+        api({**SEED_BODY, "cpu_percent": 140, "memory_used_mb": -1, "node_id": ""})
+    assert {e.field for e in raised.value.errors} == {"cpu_percent", "memory_used_mb", "node_id"}
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b'{"node_id": "x", "timestamp":'])
+def test_non_object_bodies_are_rejected(raw: bytes) -> None:
+    with pytest.raises(InvalidEvent):
+        from_seed_api(raw, received_at=RECEIVED, source="test")
+
+
+def test_naive_timestamp_is_rejected() -> None:
+    with pytest.raises(InvalidEvent) as raised:
+        api({**SEED_BODY, "timestamp": "2025-12-17T10:00:00"})
+    assert raised.value.errors[0].field == "timestamp"
+
+
+def test_disk_percent_without_sizes_is_rejected() -> None:
+    body = {k: v for k, v in SEED_BODY.items() if k != "disk_total_gb"}
+    with pytest.raises(InvalidEvent, match="disk_used_gb"):
+        api(body)
+
+
+def test_snapshot_survives_the_wire() -> None:
+    snapshot = api(SEED_BODY)
+    assert decode(NodeSnapshot, snapshot.encode()) == snapshot
+
+
+def test_websocket_message_is_in_the_seed_format() -> None:
+    message = to_seed_ws(api(SEED_BODY), NodeRates(3 * MIB, 1.5 * MIB))
+    assert message["timestamp"] == "2025-12-17T10:00:00Z"
+    assert message["node_id"] == "192.168.100.27"
+    metrics = message["metrics"]
+    assert metrics["cpu"] == {"cpu_usage_percent": 45.2, "load_avg_1min": 2.5,
+                              "load_avg_5min": 2.1, "load_avg_15min": 1.8}
+    assert metrics["memory"]["memory_usage_percent"] == 67.8
+    assert metrics["memory"]["memory_used_gb"] == 8.5
+    assert metrics["disk"]["disk_usage"]["/"]["total_gb"] == 100.0
+    assert metrics["network"]["bytes_recv_mb_per_sec"] == 3.0
+    assert metrics["network"]["bytes_sent_mb_per_sec"] == 1.5
+    assert metrics["network"]["active_connections"] == 45
+    assert metrics["processes"]["process_count"] == 234
+
+
+def test_websocket_message_round_trips() -> None:
+    snapshot = api(SEED_BODY)
+    again = from_seed_ws(orjson.dumps(to_seed_ws(snapshot, NO_RATES)), source="test")
+    assert again.model_dump(exclude={"source"}) == snapshot.model_dump(exclude={"source"})
+
+
+def test_history_row_has_the_seed_columns_and_units() -> None:
+    row = dict(zip(HISTORY_COLUMNS, to_history_row(api(SEED_BODY), NodeRates(2 * MIB, None)),
+                   strict=True))
+    assert row["memory_used_mb"] == 8704
+    assert row["memory_total_mb"] == 16384
+    assert row["disk_percent"] == 82.1
+    assert row["disk_used_gb"] == pytest.approx(82.1)
+    assert row["disk_total_gb"] == 100.0
+    assert row["network_rx_rate_mbps"] == 2.0
+    assert row["network_tx_rate_mbps"] is None
+    assert row["uptime_seconds"] == 3600
+
+
+def with_disks(*disks: dict[str, Any]) -> NodeSnapshot:
+    return NodeSnapshot.model_validate({**api(SEED_BODY).model_dump(by_alias=True),
+                                        "disks": list(disks)})
+
+
+def test_history_row_uses_root_disk_else_the_first() -> None:
+    data = {"mount": "/data", "used_bytes": 1, "total_bytes": GIB, "percent": 0.0}
+    root = {"mount": "/", "used_bytes": GIB, "total_bytes": 2 * GIB, "percent": 50.0}
+    for disks, total_gb in (((data, root), 2.0), ((data,), 1.0)):
+        row = dict(zip(HISTORY_COLUMNS, to_history_row(with_disks(*disks), NO_RATES),
+                       strict=True))
+        assert row["disk_total_gb"] == total_gb

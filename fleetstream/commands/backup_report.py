@@ -1,0 +1,84 @@
+"""`fleetstream backup-report`: publish one backup progress report from a shell script.
+
+For tools that cannot use the Python reporter library. The report goes through the durable
+outbox; the command waits until Kafka acknowledged it and exits 1 if that did not happen in
+`--timeout` seconds (the report stays in the outbox and goes out with the next invocation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import socket
+import sys
+from typing import Any, get_args
+
+from fleetstream.commands import load_settings
+from fleetstream.settings import Settings
+from producers.backup import SeqClock, progress_event
+from producers.publisher import Publisher
+from schemas.backup import JobStatus, JobType
+from schemas.errors import InvalidEvent
+
+_DISK = re.compile(r"(?P<index>\d+):(?P<done>\d+)(?:/(?P<total>\d+))?")
+
+
+def disk_spec(text: str) -> tuple[int, tuple[int, int | None]]:
+    """`INDEX:BYTES[/TOTAL]` -> (index, (bytes, total))."""
+    match = _DISK.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not INDEX:BYTES[/TOTAL], e.g. 0:1024/4096")
+    total = match["total"]
+    return int(match["index"]), (int(match["done"]), int(total) if total else None)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "backup-report", help="publish one backup job progress report and wait for Kafka")
+    parser.add_argument("--job-id", required=True)
+    parser.add_argument("--job-type", required=True, choices=get_args(JobType))
+    parser.add_argument("--status", default="running", choices=get_args(JobStatus))
+    parser.add_argument("--phase", default="transferring", help="current phase, free text")
+    parser.add_argument("--total-bytes", type=int,
+                        help="job size in bytes (default: the sum of the disks' totals)")
+    parser.add_argument("--disk", action="append", type=disk_spec, default=[],
+                        metavar="INDEX:BYTES[/TOTAL]", help="a disk's progress (repeatable)")
+    parser.add_argument("--error", help="failure reason (with --status failed)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds to wait for Kafka's acknowledgement")
+    parser.set_defaults(run=run)
+
+
+async def publish_report(settings: Settings, args: argparse.Namespace) -> bool:
+    disks = dict(args.disk)
+    total = args.total_bytes
+    if total is None:
+        total = sum(size or 0 for _, size in disks.values())
+    event = progress_event(
+        job_id=args.job_id, job_type=args.job_type, status=args.status, phase=args.phase,
+        seq=SeqClock().next(), total_bytes=total, disks=disks,
+        source=f"backup-report@{socket.gethostname()}", error=args.error)
+    publisher = Publisher("backup-report", settings)
+    await publisher.start()
+    try:
+        await publisher.publish(settings.topic("backup"), args.job_id.encode(), event.encode())
+        return await publisher.flush(args.timeout)
+    finally:
+        await publisher.stop(flush_timeout=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        acknowledged = asyncio.run(publish_report(settings, args))
+    except InvalidEvent as exc:
+        print(f"fleetstream: invalid report: {exc.reason}", file=sys.stderr)
+        return 2
+    if not acknowledged:
+        print(f"fleetstream: Kafka did not acknowledge the report within {args.timeout:g}s "
+              f"({settings.kafka_bootstrap_servers}); it stays in the outbox and is sent by the "
+              "next backup-report", file=sys.stderr)
+        return 1
+    print(f"reported job {args.job_id}: {args.status} {args.phase}")
+    return 0

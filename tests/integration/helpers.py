@@ -212,9 +212,12 @@ class AppEnv:
         await consumer.start()
         records: list[tuple[bytes | None, bytes]] = []
         try:
-            partitions = await wait_for(
-                lambda: asyncio.sleep(0, consumer.partitions_for_topic(topic)),
-                timeout, what=f"topic {topic} to exist")
+            async def known() -> bool:
+                # topics() refreshes the metadata of every topic, subscribed or not.
+                return topic in await consumer.topics()
+
+            await wait_for(known, timeout, what=f"topic {topic} to exist")
+            partitions = consumer.partitions_for_topic(topic) or set()
             consumer.assign([TopicPartition(topic, p) for p in partitions])
             await consumer.seek_to_beginning()
             deadline = time.monotonic() + timeout

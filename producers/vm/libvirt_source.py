@@ -159,16 +159,16 @@ class LibvirtSource:
         """Every domain's statistics now; raises `LibvirtUnavailable` (connection dropped)."""
         conn = await self._connection()
         try:
-            domains = await self._call("getAllDomainStats", self._bulk, conn)
+            records = await self._call("getAllDomainStats", self._bulk, conn)
             if not self._bulk_complete:
-                domains = await self._fill_in(conn, domains)
+                return await self._fill_in(records)
         except libvirt.libvirtError as exc:
             await self._drop_connection()
             raise LibvirtUnavailable(
                 f"libvirt at {mask_url(self.uri)} failed: {exc.get_error_message()}") from None
-        return domains
+        return [domain for _dom, domain in records]
 
-    def _bulk(self, conn: libvirt.virConnect) -> list[DomainStats]:
+    def _bulk(self, conn: libvirt.virConnect) -> list[tuple[libvirt.virDomain, DomainStats]]:
         if self._nowait:
             try:
                 records = conn.getAllDomainStats(stats=STATS, flags=NOWAIT)
@@ -182,66 +182,68 @@ class LibvirtSource:
         else:
             records = conn.getAllDomainStats(stats=STATS, flags=0)
         # name() and UUIDString() are answered from the domain object, without a round trip.
-        return [DomainStats(dom.UUIDString(), dom.name(), stats) for dom, stats in records]
+        return [(dom, DomainStats(dom.UUIDString(), dom.name(), stats)) for dom, stats in records]
 
-    async def _fill_in(self, conn: libvirt.virConnect,
-                       domains: list[DomainStats]) -> list[DomainStats]:
-        """Complete records of a driver whose bulk call leaves groups out (see module doc)."""
-        active = [d for d in domains if d.stats.get("state.state") in _ACTIVE_STATES]
-        if any("cpu.time" in d.stats for d in active):
+    async def _fill_in(
+        self, records: list[tuple[libvirt.virDomain, DomainStats]]
+    ) -> list[DomainStats]:
+        """Complete records of a driver whose bulk call leaves groups out (see module doc).
+
+        All domains' calls go to the libvirt thread as one job (two with XML to read): a thread
+        hop per domain would cost more than the calls themselves.
+        """
+        active = [(dom, d) for dom, d in records if d.stats.get("state.state") in _ACTIVE_STATES]
+        if any("cpu.time" in d.stats for _dom, d in active):
             self._bulk_complete = True
-            return domains
-        filled = {}
-        for domain in active:
-            devices = await self._devices_of(conn, domain.uuid)
-            if devices is None:
-                continue
-            stats = await self._call("domain stats", self._per_domain, conn, domain, devices)
-            if stats is not None:
-                filled[domain.uuid] = DomainStats(domain.uuid, domain.name,
-                                                  {**stats, **domain.stats})
-        return [filled.get(d.uuid, d) for d in domains]
-
-    async def _devices_of(self, conn: libvirt.virConnect, uuid: str) -> Devices | None:
+            return [domain for _dom, domain in records]
         now = self._clock()
-        cached = self._devices.get(uuid)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        stale = [(dom, d.uuid) for dom, d in active
+                 if d.uuid not in self._devices or self._devices[d.uuid][0] <= now]
+        if stale:
+            for uuid, xml in (await self._call("XMLDesc", _read_xml, stale)).items():
+                if xml is None:
+                    self._devices.pop(uuid, None)
+                else:
+                    self._devices[uuid] = (now + self._ttl, devices_from_xml(xml))
+        jobs = [(dom, d, self._devices[d.uuid][1]) for dom, d in active if d.uuid in self._devices]
+        filled = await self._call("domain stats", _per_domain, jobs)
+        return [filled.get(d.uuid, d) for _dom, d in records]
 
-        def read_xml() -> str | None:
-            try:
-                xml: str = conn.lookupByUUIDString(uuid).XMLDesc(0)
-            except libvirt.libvirtError as exc:
-                if exc.get_error_code() in _DOMAIN_GONE:
-                    return None
-                raise
-            return xml
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._drop_connection()
+        self._executor.shutdown(wait=False)
 
-        xml = await self._call("XMLDesc", read_xml)
-        if xml is None:
-            self._devices.pop(uuid, None)
-            return None
-        devices = devices_from_xml(xml)
-        self._devices[uuid] = (now + self._ttl, devices)
-        return devices
 
-    @staticmethod
-    def _per_domain(conn: libvirt.virConnect, domain: DomainStats,
-                    devices: Devices) -> dict[str, Any] | None:
+def _read_xml(domains: list[tuple[libvirt.virDomain, str]]) -> dict[str, str | None]:
+    """Each domain's XML by UUID; None for a domain that went away meanwhile."""
+    result: dict[str, str | None] = {}
+    for dom, uuid in domains:
         try:
-            dom = conn.lookupByUUIDString(domain.uuid)
-            return per_domain_stats(
+            result[uuid] = dom.XMLDesc(0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() not in _DOMAIN_GONE:
+                raise
+            result[uuid] = None
+    return result
+
+
+def _per_domain(
+    jobs: list[tuple[libvirt.virDomain, DomainStats, Devices]],
+) -> dict[str, DomainStats]:
+    """The bulk records completed from per-domain calls; domains gone meanwhile are left as is."""
+    filled = {}
+    for dom, domain, devices in jobs:
+        try:
+            stats = per_domain_stats(
                 dom.info(),
                 dom.memoryStats(),
                 {nic: dom.interfaceStats(nic) for nic in devices.nics},
                 {disk: dom.blockStats(disk) for disk in devices.disks},
             )
         except libvirt.libvirtError as exc:
-            if exc.get_error_code() in _DOMAIN_GONE:
-                return None
-            raise
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            await self._drop_connection()
-        self._executor.shutdown(wait=False)
+            if exc.get_error_code() not in _DOMAIN_GONE:
+                raise
+            continue
+        filled[domain.uuid] = DomainStats(domain.uuid, domain.name, {**stats, **domain.stats})
+    return filled

@@ -36,10 +36,10 @@ class Connection:
         time.sleep(self.stats_delay)
         if self.reject_nowait and flags & NOWAIT:
             raise libvirt_error(libvirt.VIR_ERR_INVALID_ARG, "unsupported flags (0x20000000)")
-        return self.real.getAllDomainStats(stats=stats, flags=flags)
+        records = self.real.getAllDomainStats(stats=stats, flags=flags)
+        return [(self._counting(dom), dom_stats) for dom, dom_stats in records]
 
-    def lookupByUUIDString(self, uuid: str) -> Any:
-        domain = self.real.lookupByUUIDString(uuid)
+    def _counting(self, domain: libvirt.virDomain) -> Any:
         connection = self
 
         class Domain:

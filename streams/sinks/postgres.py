@@ -32,6 +32,8 @@ _UNAVAILABLE = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # "database ... is not currently accepting connections" (ALLOW_CONNECTIONS false, a restore).
+    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
 )
 
 

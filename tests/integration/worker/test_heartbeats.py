@@ -187,3 +187,22 @@ async def _local(url: str) -> dict[str, Any]:
     _, body = await ahttp("GET", f"{url}/workers?scope=local")
     local: dict[str, Any] = body
     return local
+
+
+async def test_inactivity_is_raised_once_across_stream_worker_restarts(app_env: AppEnv) -> None:
+    worker = await app_env.start_worker(**INACTIVE)
+    status, _ = await ahttp("POST", f"{worker.url}/api/heartbeat", heartbeat_body("w-r"))
+    assert status == 202
+    await wait_for(lambda: _is_active(worker.url, "w-r", True), 20, what="w-r active")
+    worker.stop()
+    # w-r falls silent while no stream worker runs; the restarted one raises it, once.
+    worker = await app_env.start_worker(**INACTIVE)
+    await wait_for(lambda: _is_active(worker.url, "w-r", False), 20, what="w-r inactive")
+    assert [a["state"] for a in await worker_alerts(app_env, 1)] == ["raised"]
+    worker.stop()
+    worker = await app_env.start_worker(**INACTIVE)
+    await wait_for(lambda: _is_active(worker.url, "w-r", False), 20, what="w-r restored")
+    status, _ = await ahttp("POST", f"{worker.url}/api/heartbeat", heartbeat_body("w-r"))
+    await wait_for(lambda: _is_active(worker.url, "w-r", True), 20, what="w-r active again")
+    alerts = await worker_alerts(app_env, 3, timeout=3)
+    assert [a["state"] for a in alerts] == ["raised", "cleared"]

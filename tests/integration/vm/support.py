@@ -36,11 +36,11 @@ async def read_topic(app_env: AppEnv, name: str, expect: int, timeout: float = 2
     return records
 
 
-async def vm_agent_once(app_env: AppEnv, uri: str = "test:///default",
-                        **env: str) -> subprocess.CompletedProcess[str]:
+async def vm_agent_once(app_env: AppEnv,
+                        uri: str = "test:///default") -> subprocess.CompletedProcess[str]:
     """`fleetstream vm-agent --once` against `uri`; its flush waits at most 5 s for Kafka."""
     return await asyncio.to_thread(app_env.run_cli, "vm-agent", "--once", "--flush-timeout", "5",
-                                   LIBVIRT_URI=uri, **env)
+                                   LIBVIRT_URI=uri)
 
 
 async def vms(url: str) -> dict[str, Any]:

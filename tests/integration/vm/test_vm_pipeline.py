@@ -36,19 +36,34 @@ async def test_vm_agent_once_publishes_a_sample_that_becomes_rates_and_series(
         return vm if vm and vm["cpu_percent"] is not None else None
 
     vm = await wait_for(vm_with_rates, 30, what="cpu_percent of domain test in /vms")
+    assert vm is not None
     assert vm["vm_name"] == "test"
     assert vm["cpu_time_ns_per_second"] > 0
     assert vm["nics"]["testnet0"]["rx_bytes_per_second"] >= 0
     assert vm["disks"]["vda"]["rd_iops"] >= 0
 
-    async def series() -> list[dict[str, Any]]:
+    wanted = {"vm_state_code", "vm_cpu_percent", "vm_nic_rx_bytes_per_second", "vm_disk_rd_iops"}
+
+    async def series() -> list[dict[str, Any]] | None:
         # Every test run samples the same test-driver domain: only this run's points count.
         exported = await asyncio.to_thread(tsdb_export, app_env.env["INFLUX_URL"],
                                            f'{{__name__=~"vm_.*", vm_uuid="{TEST_DOMAIN_UUID}"}}')
-        return [s for s in exported if max(s["timestamps"]) >= started_ms]
+        recent = [s for s in exported if max(s["timestamps"]) >= started_ms]
+        return recent if wanted <= {s["metric"]["__name__"] for s in recent} else None
 
-    found = await wait_for(series, 30, what="vm series in the TSDB")
-    names = {s["metric"]["__name__"] for s in found}
-    assert {"vm_state_code", "vm_cpu_percent", "vm_nic_rx_bytes_per_second",
-            "vm_disk_rd_iops"} <= names
+    found = await wait_for(series, 30, what=f"series {sorted(wanted)} in the TSDB")
+    assert found is not None
     assert all(s["metric"]["vm_name"] == "test" for s in found)
+
+
+async def test_invalid_vm_sample_goes_to_the_dead_letter_topic(app_env: AppEnv) -> None:
+    await app_env.start_worker()
+    bad = {"schema": "vm.sample/1", "event_id": "not-a-uuid", "vm_name": "web"}
+    await app_env.produce(app_env.topic("vm"), [(b"web", json.dumps(bad).encode())])
+
+    [(key, value)] = await read_topic(app_env, "deadletter", expect=1)
+    letter = json.loads(value)
+    assert key == b"web"
+    assert letter["origin_topic"] == app_env.topic("vm")
+    assert {"event_id", "vm_uuid", "host", "state"} <= {e["field"] for e in letter["field_errors"]}
+

@@ -35,7 +35,8 @@ class KeyedState:
             name,
             default=None,
             key_type=str,
-            value_type=dict,
+            # None, not dict: faust would rebuild restored values with `dict.from_data`.
+            value_type=None,
             partitions=source.partitions,
             help=help,
         )
@@ -44,6 +45,8 @@ class KeyedState:
         # Raw keys keep the changelog co-partitioned with the source topic for table_route.
         self.table.key_serializer = "raw"  # type: ignore[attr-defined]
         self.table.value_serializer = "orjson"  # type: ignore[attr-defined]
+        # app.Table() already built the changelog topic with "json"; rebuild it with the above.
+        self.table.changelog_topic = self.table._new_changelog_topic()  # type: ignore[attr-defined]
 
     def get(self, key: str) -> State | None:
         value: State | None = self.table.data.get(key)

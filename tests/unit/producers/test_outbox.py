@@ -1,0 +1,287 @@
+"""The outbox as a producer relies on it: FIFO, restart-safe, bounded, and honest about drops."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from producers.outbox import Outbox, OutboxClosedError, RecordTooLargeError
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "outbox" / "test.sqlite3"
+
+
+@pytest.fixture
+async def outbox(path: Path) -> AsyncIterator[Outbox]:
+    box = Outbox(path, max_events=1000, max_bytes=1_000_000)
+    yield box
+    await box.close()
+
+
+async def values(box: Outbox) -> list[bytes]:
+    return [record.value for record in await box.peek(10_000)]
+
+
+async def test_peek_returns_records_oldest_first_with_what_was_put(outbox: Outbox) -> None:
+    before = time.time()
+    await outbox.put("telemetry.node", b"n1", b"first")
+    await outbox.put_many([("telemetry.vm", b"v1", b"second"), ("telemetry.node", b"n2", b"third")])
+    await outbox.put("telemetry.backup", b"j1", b"fourth")
+
+    records = await outbox.peek(10)
+
+    assert [(r.topic, r.key, r.value) for r in records] == [
+        ("telemetry.node", b"n1", b"first"),
+        ("telemetry.vm", b"v1", b"second"),
+        ("telemetry.node", b"n2", b"third"),
+        ("telemetry.backup", b"j1", b"fourth"),
+    ]
+    assert [r.id for r in records] == sorted(r.id for r in records)
+    assert all(before <= r.enqueued_at <= time.time() for r in records)
+    assert [r.value for r in await outbox.peek(2)] == [b"first", b"second"]
+
+
+async def test_peek_does_not_remove_anything(outbox: Outbox) -> None:
+    await outbox.put("t", b"k", b"v")
+
+    await outbox.peek(10)
+
+    assert (await outbox.stats()).depth == 1
+    assert await values(outbox) == [b"v"]
+
+
+async def test_records_survive_closing_and_reopening_the_file(path: Path) -> None:
+    first = Outbox(path, max_events=100, max_bytes=10_000)
+    await first.put_many([("t", b"k1", b"a"), ("t", b"k2", b"b")])
+    stored = await first.peek(10)
+    await first.close()
+
+    second = Outbox(path, max_events=100, max_bytes=10_000)
+    try:
+        assert await second.peek(10) == stored
+        stats = await second.stats()
+        assert (stats.depth, stats.bytes) == (2, 6)
+        assert stats.oldest_enqueued_at == stored[0].enqueued_at
+    finally:
+        await second.close()
+
+
+async def test_ids_are_never_reused_even_after_the_outbox_emptied(path: Path) -> None:
+    box = Outbox(path, max_events=100, max_bytes=10_000)
+    await box.put("t", b"k", b"a")
+    (old,) = await box.peek(1)
+    await box.delete([old.id])
+    await box.close()
+
+    box = Outbox(path, max_events=100, max_bytes=10_000)
+    try:
+        await box.put("t", b"k", b"b")
+        (new,) = await box.peek(1)
+        assert new.id > old.id
+    finally:
+        await box.close()
+
+
+async def test_full_by_count_drops_the_oldest_and_counts_them(path: Path) -> None:
+    box = Outbox(path, max_events=3, max_bytes=1_000_000)
+    for value in (b"1", b"2", b"3", b"4", b"5"):
+        await box.put("t", b"k", value)
+
+    assert await values(box) == [b"3", b"4", b"5"]
+    stats = await box.stats()
+    assert (stats.depth, stats.dropped) == (3, 2)
+    await box.close()
+
+    reopened = Outbox(path, max_events=3, max_bytes=1_000_000)
+    try:
+        assert (await reopened.stats()).dropped == 2
+        await reopened.put("t", b"k", b"6")
+        assert await values(reopened) == [b"4", b"5", b"6"]
+        assert (await reopened.stats()).dropped == 3
+    finally:
+        await reopened.close()
+
+
+async def test_full_by_bytes_drops_the_oldest_until_the_new_record_fits(path: Path) -> None:
+    box = Outbox(path, max_events=1000, max_bytes=100)
+    await box.put_many([("t", b"k", b"a" * 39), ("t", b"k", b"b" * 39)])  # 80 bytes
+
+    await box.put("t", b"k", b"c" * 39)  # 120 bytes: the oldest must go
+
+    assert await values(box) == [b"b" * 39, b"c" * 39]
+    stats = await box.stats()
+    assert (stats.depth, stats.bytes, stats.dropped) == (2, 80, 1)
+    await box.close()
+
+    reopened = Outbox(path, max_events=1000, max_bytes=100)
+    try:
+        assert (await reopened.stats()).dropped == 1
+    finally:
+        await reopened.close()
+
+
+async def test_a_batch_larger_than_the_bound_keeps_its_newest_records(path: Path) -> None:
+    small = Outbox(path, max_events=2, max_bytes=1_000_000)
+    try:
+        await small.put_many([("t", b"k", bytes([i])) for i in range(5)])
+        assert await values(small) == [bytes([3]), bytes([4])]
+        assert (await small.stats()).dropped == 3
+    finally:
+        await small.close()
+
+
+async def test_a_record_that_can_never_fit_is_refused_without_dropping_anything(
+    path: Path,
+) -> None:
+    box = Outbox(path, max_events=10, max_bytes=50)
+    try:
+        await box.put("t", b"k", b"kept")
+        with pytest.raises(RecordTooLargeError, match="max_bytes=50"):
+            await box.put_many([("t", b"k", b"fits"), ("t", b"k", b"x" * 50)])
+        assert await values(box) == [b"kept"]
+        assert (await box.stats()).dropped == 0
+    finally:
+        await box.close()
+
+
+async def test_delete_removes_only_the_given_ids(outbox: Outbox) -> None:
+    await outbox.put_many([("t", b"k", value) for value in (b"a", b"bb", b"c", b"dd", b"e")])
+    records = await outbox.peek(10)
+
+    await outbox.delete([records[1].id, records[3].id, records[4].id + 1000])
+
+    assert await values(outbox) == [b"a", b"c", b"e"]
+    stats = await outbox.stats()
+    assert (stats.depth, stats.bytes, stats.dropped) == (3, 6, 0)
+
+
+async def test_stats_report_depth_bytes_and_the_oldest_enqueue_time(outbox: Outbox) -> None:
+    empty = await outbox.stats()
+    assert (empty.depth, empty.bytes, empty.dropped, empty.oldest_enqueued_at) == (0, 0, 0, None)
+
+    await outbox.put("t", b"key", b"value")
+    await outbox.put("t", b"k", b"v")
+    first, second = await outbox.peek(10)
+    stats = await outbox.stats()
+    assert (stats.depth, stats.bytes) == (2, 10)
+    assert stats.oldest_enqueued_at == first.enqueued_at
+
+    await outbox.delete([first.id])
+    assert (await outbox.stats()).oldest_enqueued_at == second.enqueued_at
+
+
+async def test_the_file_is_in_wal_mode(outbox: Outbox, path: Path) -> None:
+    await outbox.put("t", b"k", b"v")
+
+    with sqlite3.connect(path) as conn:
+        (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+
+    assert mode == "wal"
+
+
+async def test_sqlite_runs_off_the_event_loop_thread(
+    outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[int] = []
+    original = Outbox._put_rows
+
+    def spy(
+        self: Outbox, records: list[tuple[str, bytes, bytes]], conn: sqlite3.Connection
+    ) -> None:
+        threads.append(threading.get_ident())
+        original(self, records, conn)
+
+    monkeypatch.setattr(Outbox, "_put_rows", spy)
+    await outbox.put("t", b"k", b"v")
+
+    assert threads and threading.get_ident() not in threads
+
+
+async def test_calls_after_close_are_refused(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    await box.put("t", b"k", b"v")
+    await box.close()
+
+    with pytest.raises(OutboxClosedError):
+        await box.put("t", b"k", b"late")
+
+
+class OutboxModel(RuleBasedStateMachine):
+    """Any sequence of puts, deletes and reopens keeps FIFO order, the bounds and the drop count."""
+
+    max_events = 6
+    max_bytes = 120
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.dir = tempfile.TemporaryDirectory()
+        self.path = Path(self.dir.name) / "model.sqlite3"
+        self.box = Outbox(self.path, self.max_events, self.max_bytes)
+        self.expected: deque[bytes] = deque()
+        self.dropped = 0
+        self.counter = 0
+
+    @rule(sizes=st.lists(st.integers(min_value=0, max_value=max_bytes - 5), max_size=8))
+    def put_many(self, sizes: list[int]) -> None:
+        batch = []
+        for size in sizes:
+            self.counter += 1
+            # Unique values, so the model can tell records apart; key b"k" + 4-byte counter.
+            batch.append(("t", b"k", self.counter.to_bytes(4, "big") + b"x" * size))
+        self.loop.run_until_complete(self.box.put_many(batch))
+        self.expected.extend(value for _, _, value in batch)
+        while len(self.expected) > self.max_events or self.model_bytes() > self.max_bytes:
+            self.expected.popleft()
+            self.dropped += 1
+
+    @rule(data=st.data())
+    def delete_some(self, data: st.DataObject) -> None:
+        records = self.loop.run_until_complete(self.box.peek(1000))
+        chosen = data.draw(st.lists(st.sampled_from(records), unique_by=lambda r: r.id)
+                           if records else st.just([]))
+        self.loop.run_until_complete(self.box.delete(r.id for r in chosen))
+        gone = {r.value for r in chosen}
+        self.expected = deque(v for v in self.expected if v not in gone)
+
+    @rule()
+    def reopen(self) -> None:
+        self.loop.run_until_complete(self.box.close())
+        self.box = Outbox(self.path, self.max_events, self.max_bytes)
+
+    def model_bytes(self) -> int:
+        return sum(1 + len(value) for value in self.expected)
+
+    @invariant()
+    def contents_are_the_model_in_order_within_bounds(self) -> None:
+        records = self.loop.run_until_complete(self.box.peek(1000))
+        stats = self.loop.run_until_complete(self.box.stats())
+        assert [r.value for r in records] == list(self.expected)
+        assert [r.id for r in records] == sorted(r.id for r in records)
+        assert stats.depth == len(records) <= self.max_events
+        assert stats.bytes == self.model_bytes() <= self.max_bytes
+        assert stats.dropped == self.dropped
+
+    def teardown(self) -> None:
+        self.loop.run_until_complete(self.box.close())
+        self.loop.close()
+        self.dir.cleanup()
+
+
+OutboxModel.TestCase.settings = settings(
+    max_examples=60, stateful_step_count=25, deadline=None
+)
+test_outbox_model = OutboxModel.TestCase

@@ -125,7 +125,11 @@ async def main() -> None:
 
     env_file = REPO / ".stack" / "env"
     environ = {**os.environ, **(read_dotenv(env_file) if env_file.is_file() else {})}
-    data_dir = tempfile.mkdtemp(prefix="fleetstream-bench-")
+    with tempfile.TemporaryDirectory(prefix="fleetstream-bench-") as data_dir:
+        await run_all(args, environ, data_dir)
+
+
+async def run_all(args: argparse.Namespace, environ: dict[str, str], data_dir: str) -> None:
     settings = Settings.load(
         {**environ, "FLEETSTREAM_DATA_DIR": data_dir,
          "FLEETSTREAM_OUTBOX_MAX_EVENTS": str(args.events * 2),

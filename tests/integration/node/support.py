@@ -21,6 +21,13 @@ async def history(app_env: AppEnv, node_id: str) -> list[asyncpg.Record]:
         return []
 
 
+async def history_of_at_least(app_env: AppEnv, node_id: str, count: int
+                              ) -> list[asyncpg.Record]:
+    """The node's rows once there are at least `count` of them (empty before: for wait_for)."""
+    rows = await history(app_env, node_id)
+    return rows if len(rows) >= count else []
+
+
 async def read_topic(bootstrap: str, topic: str, expect: int, timeout: float = 15.0
                      ) -> list[dict[str, Any]]:
     """JSON values of a topic from its start until `expect` arrived or `timeout` passed.

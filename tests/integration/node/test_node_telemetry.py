@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 
 from tests.integration.helpers import AppEnv, ahttp, tsdb_export, unique, wait_for
-from tests.integration.node.support import history, read_topic
+from tests.integration.node.support import history, history_of_at_least, read_topic
 
 MIB = 2**20
 
@@ -85,7 +85,7 @@ async def test_seed_posts_become_history_rows_with_reset_aware_rates(app_env: Ap
         assert answer["node_id"] == node_id
 
     rows = await wait_for(
-        lambda: _rows_when(history(app_env, node_id), 3), 30, what="three history rows")
+        lambda: history_of_at_least(app_env, node_id, 3), 30, what="three history rows")
     assert [r["timestamp"].isoformat() for r in rows] == [
         "2025-12-17T10:00:00+00:00", "2025-12-17T10:00:10+00:00", "2025-12-17T10:00:20+00:00"]
     first_row, later_row, rebooted_row = rows
@@ -106,11 +106,6 @@ async def test_seed_posts_become_history_rows_with_reset_aware_rates(app_env: Ap
     assert status == 200
     assert view["ts"] == "2025-12-17T10:00:20Z"
     assert view["network_rx_bytes_per_second"] is None
-
-
-async def _rows_when(rows: Any, count: int) -> list[Any]:
-    found: list[Any] = await rows
-    return found if len(found) >= count else []
 
 
 async def test_seed_post_rejections(app_env: AppEnv) -> None:

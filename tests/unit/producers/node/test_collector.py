@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import NamedTuple
 
 import psutil
 import pytest
 
-from producers.node.collector import NodeCollector, real_partitions
+from producers.node import collector as collector_module
+from producers.node.collector import NodeCollector, established_tcp_from_snmp, real_partitions
 
 
 class Partition(NamedTuple):
@@ -54,6 +56,7 @@ def test_denied_connection_listing_reports_none_and_logs_once(
     def denied(kind: str = "inet") -> list[object]:
         raise psutil.AccessDenied(pid=None, msg="not root")
 
+    monkeypatch.setattr(collector_module, "established_tcp_from_snmp", lambda: None)  # not Linux
     monkeypatch.setattr(psutil, "net_connections", denied)
     collector = NodeCollector("this-host")
     with caplog.at_level(logging.WARNING):
@@ -61,3 +64,14 @@ def test_denied_connection_listing_reports_none_and_logs_once(
     assert [s.active_connections for s in snapshots] == [None, None]
     assert snapshots[0].cpu_percent >= 0  # the rest of the snapshot is still taken
     assert sum("connections_unavailable" in r.message for r in caplog.records) == 1
+
+
+def test_active_connections_come_from_the_kernels_tcp_counter(tmp_path: Path) -> None:
+    snmp = tmp_path / "snmp"
+    snmp.write_text(
+        "Ip: Forwarding DefaultTTL\nIp: 1 64\n"
+        "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens CurrEstab InSegs\n"
+        "Tcp: 1 200 120000 -1 18216 42 218755\n")
+    assert established_tcp_from_snmp(snmp) == 42
+    assert established_tcp_from_snmp(tmp_path / "absent") is None
+    assert NodeCollector("this-host").collect().active_connections is not None  # on Linux

@@ -1,0 +1,126 @@
+"""The node agent's delivery guarantees: through a Kafka outage, and when its outbox overflows.
+
+The shared broker must never be stopped (other tests use it), so the outage test runs its own
+private broker (`fleetstream.stack.services.Kafka` with its own state dir and ports) and stops
+and restarts that one, with a worker and an agent both pointed at it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fleetstream.stack.services import Kafka, Ports
+from tests.integration.helpers import FLEETSTREAM, REPO, AppEnv, free_port, unique, wait_for
+from tests.integration.node.support import history, history_of_at_least, read_topic
+
+OUTAGE_SECONDS = 32
+
+
+@pytest.fixture
+def private_kafka(tmp_path: Path) -> Iterator[Kafka]:
+    kafka = Kafka(tmp_path / "private-stack", Ports(kafka=free_port(),
+                                                    kafka_controller=free_port()))
+    kafka.start()
+    try:
+        yield kafka
+    finally:
+        kafka.stop()
+
+
+def start_agent(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([FLEETSTREAM, "node-agent", *args], env=env, cwd=REPO,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_agent(agent: subprocess.Popen[bytes]) -> int:
+    agent.send_signal(signal.SIGTERM)
+    return agent.wait(30)
+
+
+async def test_every_snapshot_taken_during_a_kafka_outage_lands_exactly_once(
+        app_env: AppEnv, private_kafka: Kafka) -> None:
+    bootstrap = private_kafka.env()["KAFKA_BOOTSTRAP_SERVERS"]
+    await app_env.start_worker(KAFKA_BOOTSTRAP_SERVERS=bootstrap)
+    node_id = unique("outage-")
+    log = app_env.tmp / "agent.log"
+    agent = start_agent(app_env.with_overrides(KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+                                               FLEETSTREAM_NODE_ID=node_id),
+                        log, "--interval", "1")
+    try:
+        await wait_for(lambda: history_of_at_least(app_env, node_id, 3), 60,
+                       what="the agent's first rows")
+        outage_start = datetime.now(UTC)
+        await asyncio.to_thread(private_kafka.stop)
+        await asyncio.sleep(OUTAGE_SECONDS)
+        outage_end = datetime.now(UTC)
+        await asyncio.to_thread(private_kafka.start)
+
+        async def caught_up() -> bool:
+            rows = await history(app_env, node_id)
+            return bool(rows) and rows[-1]["timestamp"] > outage_end + timedelta(seconds=2)
+
+        await wait_for(caught_up, 90, 1.0, what="the backlog to reach PostgreSQL")
+    finally:
+        assert stop_agent(agent) == 0, log.read_text()
+
+    records = await read_topic(bootstrap, app_env.topic("node"), expect=10**6, timeout=8)
+    published = {r["ts"] for r in records if r["node_id"] == node_id}
+
+    async def all_rows() -> list[datetime]:
+        rows = [r["timestamp"] for r in await history(app_env, node_id)]
+        return rows if len(rows) >= len(published) else []
+
+    stamps = await wait_for(all_rows, 30, what="a row for every published snapshot")
+    assert len(stamps) == len(published)  # exactly once: one row per snapshot taken
+    assert {s.isoformat().replace("+00:00", "Z") for s in stamps} == published
+    during = [s for s in stamps if outage_start < s < outage_end]
+    assert len(during) >= OUTAGE_SECONDS - 3, f"only {len(during)} snapshots during the outage"
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
+    assert max(gaps) < 2.0, f"a snapshot is missing: largest gap {max(gaps):.1f}s"
+    assert "publisher.delivery_failed" in log.read_text()
+
+
+async def test_outbox_overflow_drops_the_oldest_and_says_so(app_env: AppEnv) -> None:
+    await app_env.start_worker()
+    node_id = unique("overflow-")
+    offline = app_env.with_overrides(KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{free_port()}",
+                                     FLEETSTREAM_NODE_ID=node_id,
+                                     FLEETSTREAM_OUTBOX_MAX_EVENTS="3")
+    log = app_env.tmp / "agent.log"
+
+    once = await asyncio.to_thread(
+        subprocess.run, [FLEETSTREAM, "node-agent", "--once", "--timeout", "2"], env=offline,
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert once.returncode == 1, once.stderr  # Kafka unreachable: not delivered
+
+    agent = start_agent(offline, log, "--interval", "0.2")
+    await asyncio.sleep(3)
+    assert stop_agent(agent) == 0, log.read_text()
+    assert "outbox.dropped" in log.read_text()
+
+    online = {**offline, "KAFKA_BOOTSTRAP_SERVERS": app_env.bootstrap}
+    delivered = await asyncio.to_thread(
+        subprocess.run, [FLEETSTREAM, "node-agent", "--once"], env=online, cwd=REPO,
+        capture_output=True, text=True, timeout=60, check=False)
+    assert delivered.returncode == 0, delivered.stderr
+
+    records = [r for r in await read_topic(app_env.bootstrap, app_env.topic("node"), expect=4)
+               if r["node_id"] == node_id]
+    # The three newest offline snapshots (the outbox's bound) and the one taken online.
+    assert len(records) == 4
+    newest = max(records, key=lambda r: str(r["ts"]))
+    offline_taken = 1 + int(log.read_text().split("node.stopped cycles=")[1].split()[0])
+    assert newest["outbox_dropped_total"] == offline_taken - 3, newest
+    rows = await wait_for(lambda: history_of_at_least(app_env, node_id, 4), 30,
+                          what="the delivered snapshots' rows")
+    assert sorted(r["timestamp"].isoformat().replace("+00:00", "Z") for r in rows) == sorted(
+        r["ts"] for r in records)

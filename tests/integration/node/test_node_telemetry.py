@@ -125,11 +125,17 @@ async def test_seed_post_rejections(app_env: AppEnv) -> None:
     fields = {error["field"] for error in answer["errors"]}
     assert fields == {"cpu_percent", "memory_used_mb"}
 
-    letters = await read_topic(app_env.bootstrap, app_env.topic("deadletter"), expect=1)
-    letter = letters[0]
-    assert letter["origin_endpoint"] == "/api/telemetry/snapshot"
+    # A bad record straight on the topic (a foreign producer) is dead-lettered by the worker.
+    await app_env.produce(app_env.topic("node"), [(b"n1", b'{"node_id": "n1"}')])
+
+    letters = await read_topic(app_env.bootstrap, app_env.topic("deadletter"), expect=2)
+    by_origin = {letter["origin_endpoint"] or letter["origin_topic"]: letter for letter in letters}
+    letter = by_origin["/api/telemetry/snapshot"]
     assert "cpu_percent" in letter["error"]
     assert orjson.loads(letter["raw"])["cpu_percent"] == 140
+    streamed = by_origin[app_env.topic("node")]
+    assert "cpu_percent" in streamed["error"]
+    assert streamed["raw"] == '{"node_id": "n1"}'
 
 
 async def test_live_stream_and_views_cover_every_node_from_any_worker(app_env: AppEnv) -> None:

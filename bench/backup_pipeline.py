@@ -1,0 +1,211 @@
+"""Backup pipeline throughput: events/s from `telemetry.backup` to final rows in PostgreSQL.
+
+Why it exists: the backup agent must keep up with many jobs reporting every second. This
+pre-produces `jobs x disks x updates` progress events (interleaved in time order, the last update
+of each job `completed`) to the topic of an isolated prefix, then measures in the same run:
+- the ceiling: a raw aiokafka consumer that reads the topic and decodes every event
+  (`schemas.decode`), no state and no sinks;
+- end to end: a `fleetstream worker` started on the topic, timed from its first row in
+  PostgreSQL until every job's final state is there (and from process start, for reference);
+and prints both, their ratio, the worker's peak RSS and (with --profile) the top of a cProfile
+of the worker process.
+
+    python bench/backup_pipeline.py [--jobs 1000] [--disks 4] [--updates 50] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import pstats
+import signal
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from fleetstream.settings import read_dotenv
+from producers.backup import progress_event
+from schemas.backup import BackupProgress
+from schemas.event import decode
+
+REPO = Path(__file__).resolve().parents[1]
+BASE_SEQ = 1_760_000_000_000_000
+
+
+def make_events(jobs: int, disks: int, updates: int) -> list[tuple[bytes, bytes]]:
+    """Per-disk reports, round by round (jobs copy in parallel); each job's very last completes.
+
+    One event per disk update (a report may list only the disk that moved), so the count is
+    jobs x disks x updates.
+    """
+    size = 10 * 1024**3
+    events = []
+    for update in range(updates):
+        done = size * (update + 1) // updates
+        for job in range(jobs):
+            job_id = f"bench-{job:05d}"
+            for disk in range(disks):
+                last = update == updates - 1 and disk == disks - 1
+                event = progress_event(
+                    job_id=job_id, job_type="backup",
+                    status="completed" if last else "running", phase="transferring",
+                    seq=BASE_SEQ + update * 1_000_000 + job * disks + disk,
+                    total_bytes=size * disks, disks={disk: (done, size)}, source="bench")
+                events.append((job_id.encode(), event.encode()))
+    return events
+
+
+async def produce(bootstrap: str, topic: str, partitions: int,
+                  events: list[tuple[bytes, bytes]]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
+                                max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, key=k, value=v) for k, v in events]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def ceiling(bootstrap: str, topic: str, expect: int) -> float:
+    """Events/s of a bare consumer that reads and decodes the topic."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=uuid.uuid4().hex,
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    seen = 0
+    try:
+        started = time.perf_counter()
+        while seen < expect:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for messages in batch.values():
+                for message in messages:
+                    decode(BackupProgress, message.value)
+                seen += len(messages)
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def count_jobs(url: str, where: str = "true") -> int:
+    """Rows of backup_jobs matching `where`; 0 while the worker has not created the table."""
+    try:
+        conn = await asyncpg.connect(url)
+    except (OSError, asyncpg.PostgresError):
+        return 0
+    try:
+        return int(await conn.fetchval(f"SELECT count(*) FROM backup_jobs WHERE {where}"))
+    except asyncpg.exceptions.UndefinedTableError:
+        return 0
+    finally:
+        await conn.close()
+
+
+async def run_worker(args: argparse.Namespace, env: dict[str, str], tmp: Path,
+                     profile_path: Path, db_url: str) -> tuple[float, float, float]:
+    """Run a worker until every job is final: (first row time, final time, peak RSS MiB)."""
+    command = [sys.executable, "-m", "fleetstream.cli", "worker"]
+    if args.profile:
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile_path), *command[1:]]
+    started = time.perf_counter()
+    with (tmp / "worker.log").open("wb") as log:
+        worker = await asyncio.create_subprocess_exec(*command, env=env, cwd=REPO, stdout=log,
+                                                      stderr=asyncio.subprocess.STDOUT)
+    try:
+        first_row = None
+        while await count_jobs(db_url, "status = 'completed'") < args.jobs:
+            if worker.returncode is not None:
+                raise SystemExit(f"worker exited with {worker.returncode}; see {tmp}/worker.log")
+            if first_row is None and await count_jobs(db_url):
+                first_row = time.perf_counter()
+            await asyncio.sleep(0.2)
+        finished = time.perf_counter()
+        rss = peak_rss_mib(worker.pid)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(worker.wait(), 60)
+    return first_row or started, finished, rss
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def run(args: argparse.Namespace) -> None:
+    stack = read_dotenv(REPO / ".stack" / "env")
+    bootstrap = stack["KAFKA_BOOTSTRAP_SERVERS"]
+    run_id = uuid.uuid4().hex[:8]
+    prefix = f"bench{run_id}."
+    topic = f"{prefix}backup"
+    total = args.jobs * args.disks * args.updates
+
+    admin_url = stack["DATABASE_URL"]
+    conn = await asyncpg.connect(admin_url)
+    await conn.execute(f'CREATE DATABASE "bench_{run_id}"')
+    await conn.close()
+    db_url = urllib.parse.urlunsplit(
+        urllib.parse.urlsplit(admin_url)._replace(path=f"/bench_{run_id}"))
+
+    started = time.perf_counter()
+    events = make_events(args.jobs, args.disks, args.updates)
+    await produce(bootstrap, topic, args.partitions, events)
+    print(f"produced {total} events ({sum(len(v) for _, v in events) / total:.0f} B each) "
+          f"in {time.perf_counter() - started:.1f}s to {topic}")
+    del events
+
+    raw = await ceiling(bootstrap, topic, total)
+    print(f"ceiling  raw consumer + decode: {raw:10.0f} events/s")
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-backup-"))
+    env = {**os.environ, **stack, "DATABASE_URL": db_url, "FLEETSTREAM_TOPIC_PREFIX": prefix,
+           "FLEETSTREAM_APP_ID": f"bench-{run_id}", "FLEETSTREAM_PARTITIONS": str(args.partitions),
+           "FLEETSTREAM_DATA_DIR": str(tmp), "FLEETSTREAM_WEB_PORT": str(args.web_port),
+           "FLEETSTREAM_LOG_LEVEL": "warn", "INFLUX_DB": f"bench{run_id}"}
+    profile_path = tmp / "worker.prof"
+    proc_started = time.perf_counter()
+    first_row, finished, rss = await run_worker(args, env, tmp, profile_path, db_url)
+    end_to_end = total / (finished - first_row)
+    print(f"pipeline worker, first row -> all final: {end_to_end:10.0f} events/s "
+          f"({finished - first_row:.1f}s)")
+    print(f"pipeline incl. worker start:      {total / (finished - proc_started):10.0f} events/s")
+    print(f"ratio pipeline / ceiling:         {end_to_end / raw:10.2f}")
+    print(f"worker peak RSS:                  {rss:10.0f} MiB")
+    if args.profile:
+        out = io.StringIO()
+        stats = pstats.Stats(str(profile_path), stream=out)
+        stats.sort_stats("tottime").print_stats(25)
+        print(out.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--disks", type=int, default=4)
+    parser.add_argument("--updates", type=int, default=50)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--web-port", type=int, default=6199)
+    parser.add_argument("--profile", action="store_true",
+                        help="run the worker under cProfile and print where its time goes")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 REPO = Path(__file__).resolve().parents[2]
 FLEETSTREAM = str(Path(sys.executable).parent / "fleetstream")
@@ -206,28 +206,26 @@ class AppEnv:
 
     async def consume_all(self, topic: str, expect: int, timeout: float = 30.0
                           ) -> list[tuple[bytes | None, bytes]]:
-        """Read a topic from the start until `expect` records arrived (or the timeout)."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
+        """(key, value) of a topic from its start until `expect` arrived (or the timeout)."""
+        # Group-less subscription: aiokafka assigns every partition, no group is joined.
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.bootstrap, group_id=None,
+                                    enable_auto_commit=False, auto_offset_reset="earliest")
         await consumer.start()
         records: list[tuple[bytes | None, bytes]] = []
         try:
-            async def known() -> bool:
-                # topics() refreshes the metadata of every topic, subscribed or not.
-                return topic in await consumer.topics()
-
-            await wait_for(known, timeout, what=f"topic {topic} to exist")
-            partitions = consumer.partitions_for_topic(topic) or set()
-            consumer.assign([TopicPartition(topic, p) for p in partitions])
-            await consumer.seek_to_beginning()
             deadline = time.monotonic() + timeout
             while len(records) < expect and time.monotonic() < deadline:
-                batch = await consumer.getmany(timeout_ms=500)
-                for messages in batch.values():
+                for messages in (await consumer.getmany(timeout_ms=300)).values():
                     records.extend((m.key, m.value) for m in messages)
         finally:
             await consumer.stop()
         return records
+
+    async def consume_json(self, name: str, expect: int, timeout: float = 15.0
+                           ) -> list[dict[str, Any]]:
+        """JSON values of the fleetstream topic `name` (e.g. "alerts"), as `consume_all`."""
+        return [json.loads(value) for _, value in
+                await self.consume_all(self.topic(name), expect, timeout)]
 
     async def pg(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         conn = await asyncpg.connect(self.database_url)

@@ -38,7 +38,6 @@ from schemas.backup import BackupProgress
 from schemas.event import decode
 
 REPO = Path(__file__).resolve().parents[1]
-BASE_SEQ = 1_760_000_000_000_000
 
 
 def make_events(jobs: int, disks: int, updates: int) -> list[tuple[bytes, bytes]]:
@@ -48,6 +47,8 @@ def make_events(jobs: int, disks: int, updates: int) -> list[tuple[bytes, bytes]
     jobs x disks x updates.
     """
     size = 10 * 1024**3
+    # Event times end now: telemetry from long ago would (rightly) make every job stale.
+    base_seq = (int(time.time()) - updates) * 1_000_000
     events = []
     for update in range(updates):
         done = size * (update + 1) // updates
@@ -58,7 +59,7 @@ def make_events(jobs: int, disks: int, updates: int) -> list[tuple[bytes, bytes]
                 event = progress_event(
                     job_id=job_id, job_type="backup",
                     status="completed" if last else "running", phase="transferring",
-                    seq=BASE_SEQ + update * 1_000_000 + job * disks + disk,
+                    seq=base_seq + update * 1_000_000 + job * disks + disk,
                     total_bytes=size * disks, disks={disk: (done, size)}, source="bench")
                 events.append((job_id.encode(), event.encode()))
     return events

@@ -170,11 +170,35 @@ async def process(stream: Any) -> None:
             await handle(decoded)
 
 
+def lagging_partitions() -> set[int]:
+    """Partitions of the backup topic with records this worker has not read yet.
+
+    A job on such a partition is not silent, we are behind (catching up after a restart, a
+    rebalance or a replay of old telemetry): judging it by its last event time would raise and
+    clear alerts for every job in the backlog.
+    """
+    topic = topics.backup.get_topic_name()
+    consumer = app.consumer
+    lagging = set()
+    for tp in app.assignor.assigned_actives():
+        if tp.topic != topic:
+            continue
+        end = consumer.highwater(tp)
+        # faust keeps the last offset it read per partition only in this private mapping.
+        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
+        if end is not None and end > (0 if read is None else read + 1):
+            lagging.add(tp.partition)
+    return lagging
+
+
 async def sweep_owned(now_us: int) -> list[Alert]:
     """Raise staleness alerts for the running jobs this worker owns; returns the alerts sent."""
     async with _state_lock:
+        behind = lagging_partitions()
         changes = []
         for job_id, job in state.owned_items():
+            if job[PARTITION_FIELD] in behind:
+                continue
             result = sweep(job, now_us, settings.stale_after_seconds,
                            settings.stalled_after_seconds)
             if result is not None:

@@ -30,7 +30,14 @@ from schemas.event import now_utc
 from streams import topics
 from streams.app import app, settings
 from streams.batches import Decoded, decode_batch
-from streams.domain.backup import State, apply_events, from_micros, resume_alerts, sweep
+from streams.domain.backup import (
+    State,
+    apply_events,
+    from_micros,
+    is_catching_up,
+    resume_alerts,
+    sweep,
+)
 from streams.sinks import database, influx
 from streams.sinks.influx import line
 from streams.state import PARTITION_FIELD, KeyedState
@@ -42,6 +49,8 @@ state = KeyedState("backup_jobs", topics.backup,
 
 # The agent and the sweep both read-modify-write job states and await alerts in between.
 _state_lock = asyncio.Lock()
+# partition -> (offset of the last record processed, newest event time processed, µs).
+_processed: dict[int, tuple[int, int]] = {}
 # Serialises projection writes, each built from the current state (see the module docstring).
 _write_lock = asyncio.Lock()
 
@@ -166,35 +175,46 @@ async def process(stream: Any) -> None:
     async for records in stream.take_events(settings.batch_max_lines,
                                             within=settings.batch_max_sec):
         decoded = await decode_batch(records, BackupProgress)
+        # Before handling: the sweep may run while this batch awaits its sinks.
+        note_processed(records, decoded)
         if decoded:
             await handle(decoded)
 
 
-def lagging_partitions() -> set[int]:
-    """Partitions of the backup topic with records this worker has not read yet.
+def note_processed(records: Sequence[Any], decoded: Sequence[Decoded[BackupProgress]]) -> None:
+    """Remember, per partition, the last offset processed and the newest event time on it."""
+    for record in records:
+        message = record.message
+        offset, newest = _processed.get(message.partition, (-1, 0))
+        _processed[message.partition] = (max(offset, message.offset), newest)
+    for item in decoded:
+        offset, newest = _processed[item.partition]
+        _processed[item.partition] = (offset, max(newest, epoch_micros(item.event.ts)))
 
-    A job on such a partition is not silent, we are behind (catching up after a restart, a
-    rebalance or a replay of old telemetry): judging it by its last event time would raise and
-    clear alerts for every job in the backlog.
+
+def catching_up(now_us: int) -> set[int]:
+    """Owned partitions whose backlog holds telemetry this worker has not processed yet.
+
+    Forgets partitions no longer owned, so a partition assigned again starts afresh.
     """
     topic = topics.backup.get_topic_name()
-    consumer = app.consumer
-    lagging = set()
-    for tp in app.assignor.assigned_actives():
-        if tp.topic != topic:
-            continue
-        end = consumer.highwater(tp)
-        # faust keeps the last offset it read per partition only in this private mapping.
-        read = consumer._read_offset.get(tp)  # type: ignore[attr-defined]
-        if end is not None and end > (0 if read is None else read + 1):
-            lagging.add(tp.partition)
-    return lagging
+    owned = {tp for tp in app.assignor.assigned_actives() if tp.topic == topic}
+    for partition in set(_processed) - {tp.partition for tp in owned}:
+        del _processed[partition]
+    behind = set()
+    for tp in owned:
+        done = _processed.get(tp.partition)
+        end = app.consumer.highwater(tp)
+        if done is not None and end is not None and is_catching_up(
+                end, done[0], done[1], now_us, settings.stale_after_seconds):
+            behind.add(tp.partition)
+    return behind
 
 
 async def sweep_owned(now_us: int) -> list[Alert]:
     """Raise staleness alerts for the running jobs this worker owns; returns the alerts sent."""
     async with _state_lock:
-        behind = lagging_partitions()
+        behind = catching_up(now_us)
         changes = []
         for job_id, job in state.owned_items():
             if job[PARTITION_FIELD] in behind:

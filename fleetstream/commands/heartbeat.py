@@ -12,10 +12,9 @@ import argparse
 import asyncio
 import logging
 import re
-import signal
 from typing import Any
 
-from fleetstream.commands import load_settings
+from fleetstream.commands import load_settings, positive_seconds, stop_on_signals
 from fleetstream.settings import Settings
 from producers.heartbeat import HeartbeatEmitter
 from producers.publisher import Publisher
@@ -23,17 +22,10 @@ from producers.publisher import Publisher
 log = logging.getLogger(__name__)
 
 
-def _positive(raw: str) -> float:
-    value = float(raw)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
-    return value
-
-
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("heartbeat", help="send a compute worker's heartbeats")
     parser.add_argument("--worker-id", required=True, help="the worker's id (its Kafka key)")
-    parser.add_argument("--interval", type=_positive, default=5.0, metavar="SECONDS",
+    parser.add_argument("--interval", type=positive_seconds, default=5.0, metavar="SECONDS",
                         help="seconds between heartbeats (default 5)")
     parser.add_argument("--once", action="store_true", help="send one heartbeat and exit")
     parser.add_argument("--flush-timeout", type=float, default=10.0, metavar="SECONDS",
@@ -64,11 +56,7 @@ async def _main(settings: Settings, worker_id: str, interval: float, *, once: bo
         if once:
             await emitter.beat()
         else:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            sent = await emitter.run(stop)
+            sent = await emitter.run(stop_on_signals())
             log.info("heartbeat.stopping worker_id=%s sent=%d", worker_id, sent)
     finally:
         delivered = await publisher.stop(flush_timeout)

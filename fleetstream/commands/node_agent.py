@@ -10,10 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from typing import Any
 
-from fleetstream.commands import load_settings
+from fleetstream.commands import load_settings, positive_seconds, stop_on_signals
 from fleetstream.settings import Settings
 from producers.node.agent import NodeAgent
 from producers.node.collector import NodeCollector
@@ -25,21 +24,14 @@ PUBLISHER_NAME = "node-agent"
 _STOP_FLUSH_SECONDS = 5.0
 
 
-def _positive(raw: str) -> float:
-    value = float(raw)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
-    return value
-
-
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "node-agent", help="publish this machine's CPU/memory/disk/network snapshots")
-    parser.add_argument("--interval", type=_positive, default=None,
+    parser.add_argument("--interval", type=positive_seconds, default=None,
                         help="seconds between snapshots (default: FLEETSTREAM_NODE_INTERVAL)")
     parser.add_argument("--once", action="store_true",
                         help="publish one snapshot, wait for Kafka's ack, exit (1 if none)")
-    parser.add_argument("--timeout", type=_positive, default=30.0,
+    parser.add_argument("--timeout", type=positive_seconds, default=30.0,
                         help="with --once: seconds to wait for Kafka's ack (default 30)")
     parser.set_defaults(run=run)
 
@@ -60,11 +52,7 @@ async def _main(settings: Settings, interval: float, *, once: bool, timeout: flo
     try:
         if once:
             return 0 if await agent.run_once(timeout) else 1
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await agent.run(interval, stop)
+        await agent.run(interval, stop_on_signals())
         return 0
     finally:
         await publisher.stop(flush_timeout=0 if once else _STOP_FLUSH_SECONDS)

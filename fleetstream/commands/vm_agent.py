@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from typing import Any
 
-from fleetstream.commands import load_settings
+from fleetstream.commands import load_settings, stop_on_signals
 from fleetstream.settings import Settings, mask_url
 from producers.publisher import Publisher
 from producers.vm import api
@@ -71,10 +70,7 @@ async def _once(agent: VmAgent) -> int:
 
 
 async def _forever(agent: VmAgent, settings: Settings) -> int:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
+    stopping = stop_on_signals()
     runner = await api.serve(agent, settings)
     log.info("vm_agent.api_listening address=%s:%d",
              settings.vm_agent_host, settings.vm_agent_port)

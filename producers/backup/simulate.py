@@ -12,9 +12,8 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import signal
 
-from fleetstream.commands import load_settings
+from fleetstream.commands import load_settings, stop_on_signals
 from producers.backup.reporter import BackupReporter
 from producers.publisher import Publisher
 
@@ -47,10 +46,7 @@ async def run(job_prefix: str, disks: int, total_bytes: int) -> None:
     settings = load_settings()
     publisher = Publisher("backup-simulator", settings)
     await publisher.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     try:
         for number in itertools.count(1):
             job = copy_job(publisher, settings.topic("backup"), f"{job_prefix}-{number}",

@@ -5,6 +5,8 @@ pre-produces `jobs x disks x updates` progress events (interleaved in time order
 of each job `completed`) to the topic of an isolated prefix, then measures in the same run:
 - the ceiling: a raw aiokafka consumer that reads the topic and decodes every event
   (`schemas.decode`), no state and no sinks;
+- the Faust floor: a Faust agent that takes the same batches and does nothing with them
+  (`bench/faust_floor.py`), i.e. what Faust's per-message dispatch alone allows;
 - end to end: a `fleetstream worker` started on the topic, timed from its first row in
   PostgreSQL until every job's final state is there (and from process start, for reference);
 and prints both, their ratio, the worker's peak RSS and (with --profile) the top of a cProfile
@@ -103,6 +105,20 @@ async def ceiling(bootstrap: str, topic: str, expect: int) -> float:
         await consumer.stop()
 
 
+async def faust_floor(bootstrap: str, topic: str, total: int, partitions: int) -> float:
+    """Events/s of a Faust agent that does nothing with its batches (`bench/faust_floor.py`)."""
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, str(REPO / "bench" / "faust_floor.py"), topic, str(total),
+        str(partitions), env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(probe.communicate(), 600)
+    # The Faust worker redirects stdout into its log, so the result may come with a log prefix.
+    for line in out.decode(errors="replace").splitlines():
+        if "floor_events_per_second=" in line:
+            return float(line.split("floor_events_per_second=", 1)[1].split()[0])
+    raise SystemExit(f"faust floor probe printed no result (exit {probe.returncode})")
+
+
 async def count_jobs(url: str, where: str = "true") -> int:
     """Rows of backup_jobs matching `where`; 0 while the worker has not created the table."""
     try:
@@ -173,7 +189,9 @@ async def run(args: argparse.Namespace) -> None:
     del events
 
     raw = await ceiling(bootstrap, topic, total)
-    print(f"ceiling  raw consumer + decode: {raw:10.0f} events/s")
+    print(f"ceiling  raw consumer + decode:   {raw:10.0f} events/s")
+    floor = await faust_floor(bootstrap, topic, total, args.partitions)
+    print(f"faust no-op agent (take_events):  {floor:10.0f} events/s")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-backup-"))
     env = {**os.environ, **stack, "DATABASE_URL": db_url, "FLEETSTREAM_TOPIC_PREFIX": prefix,
@@ -188,6 +206,7 @@ async def run(args: argparse.Namespace) -> None:
           f"({finished - first_row:.1f}s)")
     print(f"pipeline incl. worker start:      {total / (finished - proc_started):10.0f} events/s")
     print(f"ratio pipeline / ceiling:         {end_to_end / raw:10.2f}")
+    print(f"ratio pipeline / faust no-op:     {end_to_end / floor:10.2f}")
     print(f"worker peak RSS:                  {rss:10.0f} MiB")
     if args.profile:
         out = io.StringIO()

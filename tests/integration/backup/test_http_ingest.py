@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 
 from tests.integration.backup.support import job, read_topic
-from tests.integration.helpers import AppEnv, ahttp, wait_for
+from tests.integration.helpers import AppEnv, ahttp, tsdb_export, unique, wait_for
 
 GIB = 1024**3
 
@@ -25,7 +26,8 @@ def seed_body(timestamp: str, disks: list[int], **overrides: Any) -> dict[str, A
 
 async def test_seed_bodies_become_job_and_disk_rows(app_env: AppEnv) -> None:
     worker = await app_env.start_worker()
-    url = f"{worker.url}/api/v1/telemetry/backup/job-42"
+    job_id = unique("job-")
+    url = f"{worker.url}/api/v1/telemetry/backup/{job_id}"
     first = seed_body("2025-10-10T14:35:32Z", [10 * GIB, 0])
     second = seed_body("2025-10-10T14:35:42Z", [20 * GIB, 10 * GIB])
     for body in (first, second, first, second):  # re-POSTs and an out-of-order report
@@ -36,7 +38,7 @@ async def test_seed_bodies_become_job_and_disk_rows(app_env: AppEnv) -> None:
         assert answer["timestamp"].endswith("Z")
 
     async def job_row() -> Any:
-        row = await job(app_env, "job-42")
+        row = await job(app_env, job_id)
         return row is not None and row["bytes_transferred"] == 30 * GIB and row
 
     row = await wait_for(job_row, 30, what="the job row with both disks summed")
@@ -51,11 +53,22 @@ async def test_seed_bodies_become_job_and_disk_rows(app_env: AppEnv) -> None:
     assert row["started_at"].isoformat() == "2025-10-10T14:35:32+00:00"
     disks = await app_env.pg(
         "SELECT disk_index, bytes_transferred, status FROM backup_disks "
-        "WHERE job_id = 'job-42' ORDER BY disk_index")
+        "WHERE job_id = $1 ORDER BY disk_index", job_id)
     assert [(d["disk_index"], d["bytes_transferred"]) for d in disks] == [
         (0, 20 * GIB), (1, 10 * GIB)]
 
-    status, view = await ahttp("GET", f"{worker.url}/jobs/job-42")
+    # The TSDB is shared by every test: the job id is unique to this run.
+    selector = f'{{__name__=~"backup_job_.*", job_id="{job_id}"}}'
+    series = await wait_for(
+        lambda: asyncio.to_thread(tsdb_export, app_env.env["INFLUX_URL"], selector),
+        30, what="the backup_job series in the TSDB")
+    values = {s["metric"]["__name__"]: s["values"][-1] for s in series}
+    assert values["backup_job_bytes"] == 30 * GIB
+    assert values["backup_job_percent"] == 30.0
+    assert values["backup_job_speed"] == 2 * GIB
+    assert values["backup_job_eta"] == 35
+
+    status, view = await ahttp("GET", f"{worker.url}/jobs/{job_id}")
     assert status == 200
     assert view["bytes_transferred"] == 30 * GIB
     assert view["stale"] is False

@@ -26,13 +26,13 @@ US = 1_000_000
 def report(seq: int, disks: list[int], *, status: str = "running", at: datetime | None = None,
            totals: list[int] | None = None, total: int = 0, phase: str = "transferring"
            ) -> BackupProgress:
-    return BackupProgress(
-        event_id=uuid.uuid4(), source="test", ts=at or T0 + timedelta(seconds=seq),
-        job_id="job-1", job_type="backup", status=status, current_phase=phase, seq=seq,
-        total_bytes=total,
-        disks=[{"disk_index": i, "bytes_transferred": b,
-                "total_bytes": (totals or [None] * len(disks))[i], "status": "transferring"}
-               for i, b in enumerate(disks)])
+    sizes: list[int | None] = list(totals) if totals else [None] * len(disks)
+    return BackupProgress.model_validate({
+        "event_id": uuid.uuid4(), "source": "test", "ts": at or T0 + timedelta(seconds=seq),
+        "job_id": "job-1", "job_type": "backup", "status": status, "current_phase": phase,
+        "seq": seq, "total_bytes": total,
+        "disks": [{"disk_index": i, "bytes_transferred": b, "total_bytes": sizes[i],
+                   "status": "transferring"} for i, b in enumerate(disks)]})
 
 
 def fold_one_by_one(events: list[BackupProgress]) -> dict[str, Any] | None:

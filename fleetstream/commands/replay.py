@@ -39,13 +39,20 @@ def register(subparsers: Any) -> None:
 
 
 async def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
-    """The end offset of every partition of the raw topics, now."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    """The end offset of every partition of the raw topics that exist, now."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([settings.topic(name) for name in RAW_TOPICS])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic["topic"], partition["partition"])
+                  for topic in described if topic["error_code"] == 0
+                  for partition in topic["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(settings.topic(name), p)
-                      for name in RAW_TOPICS
-                      for p in sorted(consumer.partitions_for_topic(settings.topic(name)) or ())]
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
         return ends
     finally:

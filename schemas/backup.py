@@ -13,7 +13,6 @@ job total stuck at 0 while its disks moved).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -24,15 +23,6 @@ JobType = Literal["backup", "replication", "restore"]
 JobStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 JOB_TYPES: tuple[JobType, ...] = ("backup", "replication", "restore")
 ENDED_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def epoch_micros(at: datetime) -> int:
-    """Microseconds since the epoch, exactly (no float rounding): the unit of `seq` and times."""
-    delta = at - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
 
 class DiskProgress(BaseModel):
     """Progress of one disk of a job; `bytes_transferred` is the disk's cumulative counter."""

@@ -11,16 +11,21 @@ inactivity is judged by the stream workers' own threshold (FLEETSTREAM_WORKER_IN
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.errors import InvalidEvent
-from schemas.event import Event, Identifier, Percent, UtcDatetime, validate
+from schemas.event import (
+    Event,
+    Identifier,
+    Percent,
+    UtcDatetime,
+    content_event_id,
+    parse_json_object,
+    validate,
+)
 
 MAX_RUNNING_TASKS = 1000
 
@@ -57,23 +62,12 @@ class WorkerHeartbeat(Event):
     interval_seconds: PositiveSeconds = 5.0
 
 
-def event_id(body: dict[str, Any]) -> uuid.UUID:
-    """Deterministic id of a posted body: a client re-POSTing the same body sends one event."""
-    digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return uuid.uuid5(_EVENT_NAMESPACE, digest)
-
-
 def from_body(raw: bytes, source: str, received_at: datetime) -> WorkerHeartbeat:
     """A heartbeat posted over HTTP. The envelope is optional there: a body without `ts` is
     stamped with `received_at`, without `source` gets `source`, without `event_id` gets one
     derived from its content (and its `ts`, so two identical beats at different times differ)."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent.single("(body)", f"not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidEvent.single("(body)", "must be a JSON object")
+    body = parse_json_object(raw)
     body.setdefault("ts", received_at.isoformat())
     body.setdefault("source", source)
-    body.setdefault("event_id", str(event_id(body)))
+    body.setdefault("event_id", str(content_event_id(_EVENT_NAMESPACE, body)))
     return validate(WorkerHeartbeat, body)

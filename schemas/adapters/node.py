@@ -23,8 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.errors import InvalidEvent
 from schemas.event import (
@@ -33,6 +32,7 @@ from schemas.event import (
     NonNegativeInt,
     Percent,
     UtcDatetime,
+    parse_json_object,
     validate,
 )
 from schemas.node import PRIMARY_MOUNT, NodeRates, NodeSnapshot, snapshot_event_id
@@ -134,16 +134,7 @@ class SeedWsMessage(_Seed):
 
 
 def _parse(model: type[_SeedT], raw: bytes | str) -> _SeedT:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent.single("(body)", f"not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidEvent.single("(body)", "must be a JSON object")
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        raise InvalidEvent.from_pydantic(exc) from None
+    return validate(model, parse_json_object(raw))
 
 
 def _bytes(amount: float | None, unit: int) -> int | None:

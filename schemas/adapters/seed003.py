@@ -11,17 +11,21 @@ names the job in the URL path. Here:
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from schemas.backup import BackupProgress, epoch_micros
+from schemas.backup import BackupProgress
 from schemas.errors import FieldError, InvalidEvent
-from schemas.event import UtcDatetime, validate
+from schemas.event import (
+    UtcDatetime,
+    content_event_id,
+    epoch_micros,
+    parse_json_object,
+    validate,
+)
 
 _EVENT_NAMESPACE = uuid.UUID("3b0d2c9e-7f43-4d6a-9a55-b1f3c0e8d217")
 _TIMESTAMP = TypeAdapter(UtcDatetime)
@@ -36,20 +40,9 @@ def _timestamp(body: dict[str, Any]) -> datetime:
         raise InvalidEvent([FieldError("timestamp", err["msg"]) for err in exc.errors()]) from None
 
 
-def event_id(job_id: str, seq: int, body: dict[str, Any]) -> uuid.UUID:
-    """Deterministic id of one seed report: the same body for the same job is the same event."""
-    digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return uuid.uuid5(_EVENT_NAMESPACE, f"{job_id}|{seq}|{digest}")
-
-
 def from_seed_body(job_type: str, job_id: str, raw: bytes, source: str) -> BackupProgress:
     """Parse and validate one seed 003 body posted for `job_type`/`job_id`."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent.single("(body)", f"not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidEvent.single("(body)", "must be a JSON object")
+    body = parse_json_object(raw)
     if "job_type" in body and body["job_type"] != job_type:
         raise InvalidEvent.single(
             "job_type", f"body says {body['job_type']!r} but the URL path says {job_type!r}")
@@ -65,7 +58,7 @@ def from_seed_body(job_type: str, job_id: str, raw: bytes, source: str) -> Backu
     try:
         event = validate(BackupProgress, {
             **fields,
-            "event_id": event_id(job_id, seq, body),
+            "event_id": content_event_id(_EVENT_NAMESPACE, body, job_id, seq),
             "source": source,
             "ts": at,
             "job_id": job_id,

@@ -25,8 +25,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from schemas.alert import Alert
-from schemas.backup import BackupProgress, epoch_micros
-from schemas.event import now_utc
+from schemas.backup import BackupProgress
+from schemas.event import epoch_micros, now_utc
 from streams import topics
 from streams.app import app, settings
 from streams.batches import Decoded, decode_batch

@@ -21,9 +21,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from schemas.backup import epoch_micros
 from schemas.codec import dumps
-from schemas.event import now_utc
+from schemas.event import epoch_micros, now_utc
 from schemas.worker import WorkerHeartbeat
 from streams import topics
 from streams.agents.backup import send_alerts

@@ -43,7 +43,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.alert import Alert
-from schemas.backup import ENDED_STATUSES, BackupProgress, epoch_micros
+from schemas.backup import ENDED_STATUSES, BackupProgress
+from schemas.event import epoch_micros
 
 State = dict[str, Any]
 

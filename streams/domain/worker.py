@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.alert import Alert
-from schemas.backup import epoch_micros
+from schemas.event import epoch_micros
 from schemas.worker import WorkerHeartbeat
 
 State = dict[str, Any]

@@ -184,8 +184,10 @@ class Kafka(Service):
         ]))
         if not (data / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            # `--cluster-id=ID` form: a base64 id may begin with "-", which argparse would
+            # take for an option.
             _run(self._java("kafka.tools.StorageTool", "format", "--standalone",
-                            "-t", cluster_id, "-c", str(props)),
+                            f"--cluster-id={cluster_id}", "-c", str(props)),
                  "kafka: formatting KRaft storage")
 
     def launch(self) -> None:

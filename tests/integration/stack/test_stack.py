@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from fleetstream.settings import Settings
-from fleetstream.stack import Stack
+from fleetstream.stack import Stack, services
 from fleetstream.stack.process import port_open
 from fleetstream.stack.services import Ports
 from streams.sinks.influx import InfluxWriter, line
@@ -108,3 +109,15 @@ def test_stack_down_leaves_nothing_and_up_again_reuses_the_jars(tmp_path: Path) 
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
     assert not stack.env_file.exists()
     assert marker.stat().st_mtime == resolved_at, "jars were resolved again"
+
+
+def test_regression_cluster_id_starting_with_a_dash_formats_storage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 0xF8 encodes to "-" in URL-safe base64: the id once reached StorageTool as an option.
+    dash_first = uuid.UUID(bytes=b"\xf8" + bytes(range(15)))
+    monkeypatch.setattr(services.uuid, "uuid4", lambda: dash_first)
+    kafka = services.Kafka(tmp_path, Ports(kafka=free_port(), kafka_controller=free_port()))
+    kafka.prepare()
+    meta = (tmp_path / "kafka" / "data" / "meta.properties").read_text()
+    assert "cluster.id=-" in meta

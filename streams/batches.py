@@ -1,10 +1,10 @@
 """Turning a batch of raw Kafka records into validated events; the invalid ones become dead letters.
 
 Why it exists: every agent consumes raw bytes in batches (`stream.take_events(BATCH_MAX_LINES,
-within=BATCH_MAX_SEC)`), decodes them with the domain's model, and must never crash or silently
-skip on bad input. This is the one place that does it: invalid records go to the dead-letter topic
-with the reason and their topic/partition/offset, and are acknowledged only after Kafka has the
-dead letter.
+within=BATCH_MAX_SEC)`), decodes them with the domain's model (an `Event`, or any pydantic model
+such as `Alert`), and must never crash or silently skip on bad input. This is the one place that
+does it: invalid records go to the dead-letter topic with the reason and their
+topic/partition/offset, and are acknowledged only after Kafka has the dead letter.
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel
+
 from schemas.deadletter import DeadLetter
 from schemas.errors import InvalidEvent
-from schemas.event import Event, decode
+from schemas.event import decode
 from streams import topics
 
 log = logging.getLogger(__name__)
 
-E = TypeVar("E", bound=Event)
+E = TypeVar("E", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)

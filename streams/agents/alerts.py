@@ -12,21 +12,15 @@ What it must not do: decide anything about alerts; it only records them.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import ValidationError
-
 from schemas.alert import Alert
 from schemas.codec import dumps
-from schemas.deadletter import DeadLetter
-from schemas.errors import InvalidEvent
 from streams import topics
 from streams.app import app, settings
+from streams.batches import decode_batch
 from streams.sinks import database
-
-log = logging.getLogger(__name__)
 
 RAISE_SQL = (
     "INSERT INTO alerts (alert_id, kind, subject, raised_at, detail) "
@@ -35,24 +29,6 @@ RAISE_SQL = (
 CLEAR_SQL = (
     "UPDATE alerts SET cleared_at = $3 "
     "WHERE kind = $1 AND subject = $2 AND cleared_at IS NULL AND raised_at <= $3")
-
-
-async def decode_alerts(records: Sequence[Any]) -> list[Alert]:
-    """Valid alerts of a batch; invalid records go to the dead-letter topic with the reason."""
-    alerts = []
-    for record in records:
-        message = record.message
-        try:
-            alerts.append(Alert.model_validate_json(message.value))
-        except ValidationError as exc:
-            reason = InvalidEvent.from_pydantic(exc)
-            letter = DeadLetter.of(message.value or b"", reason.reason, reason.errors,
-                                   topic=message.topic, partition=message.partition,
-                                   offset=message.offset)
-            await (await topics.deadletter.send(key=message.key, value=letter.encode()))
-            log.warning("deadletter topic=%s partition=%d offset=%d reason=%r",
-                        message.topic, message.partition, message.offset, reason.reason)
-    return alerts
 
 
 async def project(alerts: Sequence[Alert]) -> None:
@@ -72,6 +48,6 @@ async def project(alerts: Sequence[Alert]) -> None:
 async def record_alerts(stream: Any) -> None:
     async for records in stream.take_events(settings.batch_max_lines,
                                             within=settings.batch_max_sec):
-        alerts = await decode_alerts(records)
-        if alerts:
-            await project(alerts)
+        decoded = await decode_batch(records, Alert)
+        if decoded:
+            await project([item.event for item in decoded])

@@ -235,6 +235,13 @@ class AppEnv:
         finally:
             await conn.close()
 
+    async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """Rows of a query; none while the worker has not migrated the schema (its first write)."""
+        try:
+            return await self.pg(sql, *args)
+        except asyncpg.exceptions.UndefinedTableError:
+            return []
+
     def stop_workers(self) -> None:
         for worker in self.workers:
             worker.stop()

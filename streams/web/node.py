@@ -4,27 +4,18 @@ Why it exists: node telemetry arrives over HTTP in the seed's API format as well
 agent, and is shown three ways: the complete list (scatter-gather over the workers), one node
 (answered by its owner), and a live stream in the seed's WebSocket format.
 
-The live stream must show every node on every worker, but a worker's agent only sees its own
-partitions. So each worker runs its own group-less consumer of `telemetry.node` from the latest
-offset (`live_feed`), computes rates with the same `advance` as the agent, and fans messages out
-through `LiveHub`. The hub never waits on a client: each client has a bounded queue, and a client
-that lets it fill up (too slow, or stalled) is disconnected with close code 1008 instead of
-slowing down the feed or the worker.
+The live stream shows every node on every worker: each worker reads the whole node topic from
+its end (`streams.web.live`: group-less feed, bounded per-client queues, slow clients dropped)
+and computes rates with the same `advance` as the agent.
 
 What it must not do: write projections or the node table (streams/agents/node.py does).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from dataclasses import dataclass, field
 from typing import Any, cast
 
-from aiohttp import WSCloseCode, WSMsgType
 from aiohttp import web as aioweb
-from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 from faust.web.exceptions import NotFound
 
@@ -35,19 +26,13 @@ from schemas.event import decode, now_utc
 from schemas.node import NodeSnapshot
 from streams import topics
 from streams.agents.node import current, state
-from streams.app import app, settings
+from streams.app import app
 from streams.domain.node import NodeState, advance
 from streams.web.cluster import gather, is_local_request
 from streams.web.ingest import accept
-
-log = logging.getLogger(__name__)
+from streams.web.live import LiveHub, keep_fed
 
 INGEST_PATH = "/api/telemetry/snapshot"
-# Messages a live client may have waiting. At one snapshot per node per minute this is minutes of
-# slack for hundreds of nodes; a client further behind than this is not keeping up.
-CLIENT_QUEUE_SIZE = 256
-_CLOSE_TIMEOUT = 5.0
-_RETRY_SECONDS = 2.0
 
 
 @app.page(INGEST_PATH)
@@ -99,86 +84,7 @@ class Node(View):
         return self.json(node.view())
 
 
-@dataclass(eq=False)
-class LiveClient:
-    """One WebSocket client's bounded queue, and why it must go (set once)."""
-
-    queue: asyncio.Queue[str]
-    leaving: asyncio.Event = field(default_factory=asyncio.Event)
-    close_code: int = WSCloseCode.OK
-    reason: str = ""
-
-    def offer(self, message: str) -> bool:
-        """Queue a message without waiting; False (and asked to leave) when the queue is full."""
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
-            self.leave(WSCloseCode.POLICY_VIOLATION, "too slow: live telemetry queue overflowed")
-            return False
-        return True
-
-    def leave(self, code: int, reason: str) -> None:
-        if not self.leaving.is_set():
-            self.close_code, self.reason = code, reason
-            self.leaving.set()
-
-
-class LiveHub:
-    """Fans live messages out to every connected client; never waits on any of them."""
-
-    def __init__(self, queue_size: int = CLIENT_QUEUE_SIZE) -> None:
-        self.queue_size = queue_size
-        self.clients: set[LiveClient] = set()
-        self.dropped_total = 0
-
-    def broadcast(self, message: str) -> None:
-        for client in list(self.clients):
-            if not client.offer(message):
-                self.clients.discard(client)
-                self.dropped_total += 1
-                log.warning("live.client_dropped reason=%r clients=%d dropped_total=%d",
-                            client.reason, len(self.clients), self.dropped_total)
-
-    def close_all(self, reason: str) -> None:
-        for client in self.clients:
-            client.leave(WSCloseCode.GOING_AWAY, reason)
-
-    async def serve(self, ws: aioweb.WebSocketResponse) -> None:
-        """Stream to `ws` until the client leaves, is dropped, or the worker stops."""
-        client = LiveClient(asyncio.Queue(self.queue_size))
-        self.clients.add(client)
-        log.info("live.client_joined clients=%d", len(self.clients))
-        tasks = [asyncio.create_task(_send(ws, client)), asyncio.create_task(_read(ws)),
-                 asyncio.create_task(client.leaving.wait())]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            self.clients.discard(client)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            try:
-                await asyncio.wait_for(
-                    ws.close(code=client.close_code, message=client.reason.encode()),
-                    _CLOSE_TIMEOUT)
-            except TimeoutError:
-                log.info("live.close_timeout reason=%r (transport closed)", client.reason)
-            log.info("live.client_left clients=%d reason=%r", len(self.clients), client.reason)
-
-
-async def _send(ws: aioweb.WebSocketResponse, client: LiveClient) -> None:
-    while True:
-        await ws.send_str(await client.queue.get())
-
-
-async def _read(ws: aioweb.WebSocketResponse) -> None:
-    # Clients only listen; reading keeps pings answered and notices when they close.
-    async for message in ws:
-        if message.type is WSMsgType.ERROR:
-            return
-
-
-hub = LiveHub()
+hub = LiveHub("telemetry")
 
 
 @app.page("/ws/telemetry")
@@ -186,20 +92,16 @@ class TelemetryStream(View):
     """`WS /ws/telemetry`: live node snapshots of all nodes, in the seed's WebSocket format."""
 
     async def get(self, request: Request) -> Any:
-        ws = aioweb.WebSocketResponse(heartbeat=30.0, timeout=_CLOSE_TIMEOUT)
-        await ws.prepare(cast(aioweb.Request, request))
-        await hub.serve(ws)
-        return ws
+        return await hub.websocket(request)
 
 
-class LiveFeed:
-    """Reads every partition of the node topic from its end and broadcasts each snapshot."""
+class NodeMessages:
+    """Turns raw node records into seed WebSocket messages, with rates from the previous one."""
 
-    def __init__(self, live: LiveHub) -> None:
-        self.hub = live
+    def __init__(self) -> None:
         self.nodes: dict[str, NodeState] = {}
 
-    def message(self, raw: bytes) -> str | None:
+    def __call__(self, raw: bytes) -> str | None:
         """The seed WebSocket message of one raw record; None for an invalid or stale record."""
         try:
             snapshot = decode(NodeSnapshot, raw)
@@ -211,38 +113,8 @@ class LiveFeed:
         self.nodes[snapshot.node_id] = step.state
         return dumps(to_seed_ws(snapshot, step.rates)).decode()
 
-    async def run(self) -> None:
-        topic = topics.node.get_topic_name()
-        while True:
-            # Group-less: every worker reads every partition; new ones are picked up too.
-            consumer = AIOKafkaConsumer(
-                topic, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-                enable_auto_commit=False, auto_offset_reset="latest",
-                client_id=f"{settings.app_id}-live-{settings.web_port}")
-            try:
-                await consumer.start()
-                log.info("live.feed_started topic=%s", topic)
-                await self._broadcast(consumer)
-            except KafkaError as exc:
-                log.warning("live.feed_retry topic=%s error=%r", topic, exc)
-                await asyncio.sleep(_RETRY_SECONDS)
-            finally:
-                await consumer.stop()
-
-    async def _broadcast(self, consumer: AIOKafkaConsumer) -> None:
-        while True:
-            batches = await consumer.getmany(timeout_ms=1000)
-            for records in batches.values():
-                for record in records:
-                    message = self.message(record.value)
-                    if message is not None:
-                        self.hub.broadcast(message)
-
 
 @app.task
 async def live_feed() -> None:
     """Keep the live stream fed for as long as the worker runs."""
-    try:
-        await LiveFeed(hub).run()
-    finally:
-        hub.close_all("worker stopping")
+    await keep_fed(hub, (topics.node.get_topic_name(), NodeMessages()))

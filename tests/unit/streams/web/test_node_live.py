@@ -10,13 +10,13 @@ import aiohttp
 import pytest
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from streams.web.node import LiveHub
+from streams.web.live import LiveHub
 
 
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[LiveHub, str]]:
     """A real aiohttp WebSocket endpoint backed by a hub with a small per-client queue."""
-    hub = LiveHub(queue_size=4)
+    hub = LiveHub("test", queue_size=4)
 
     async def handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from streams.app import app
 
@@ -60,10 +61,14 @@ class KeyedState:
     def items(self) -> Iterator[tuple[str, State]]:
         yield from self.table.data.items()
 
+    def owned_partitions(self) -> set[TP]:
+        """The source topic's partitions this worker is the active owner of (not standbys)."""
+        topic_name = self.source.get_topic_name()
+        return {tp for tp in app.assignor.assigned_actives() if tp.topic == topic_name}
+
     def owned_items(self) -> Iterator[tuple[str, State]]:
         """Entries of the source partitions this worker is the active owner of (not standbys)."""
-        topic_name = self.source.get_topic_name()
-        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic_name}
+        owned = {tp.partition for tp in self.owned_partitions()}
         for key, value in self.table.data.items():
             if value.get(PARTITION_FIELD) in owned:
                 yield key, value

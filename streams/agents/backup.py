@@ -9,9 +9,9 @@ A timer sweeps the jobs this worker owns for staleness and raises `backup.stale`
 `backup.stalled` alerts; fresh telemetry clears them (see the domain module for the rules).
 
 Ordering, so that no alert is lost or duplicated across crashes and rebalances:
-- state changes (agent and sweep) run under one lock and send their alerts BEFORE storing the
-  state: a crash in between re-sends the same alert (same deterministic id), never drops it;
-- projection rows are built from the table's current state while holding the write lock, so
+- state changes (agent and sweep) go through `streams.alerting.AlertingState`: one lock, and
+  their alerts are sent BEFORE the state is stored;
+- projection rows are built from the table's current state under its write lock (`project`), so
   whichever of the agent and the sweep writes last writes the newest state; the rows' `last_seq`
   guard keeps a slower worker (during a rebalance) from moving a row backwards.
 What it must not do: compute anything itself, or write a row from an older state than the table's.
@@ -19,15 +19,13 @@ What it must not do: compute anything itself, or write a row from an older state
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from schemas.alert import Alert
 from schemas.backup import BackupProgress
 from schemas.event import epoch_micros, now_utc
 from streams import topics
+from streams.alerting import AlertingState, Outcome
 from streams.app import app, settings
 from streams.batches import Decoded, decode_batch
 from streams.domain.backup import (
@@ -40,19 +38,14 @@ from streams.domain.backup import (
 )
 from streams.sinks import database, influx
 from streams.sinks.influx import line
-from streams.state import PARTITION_FIELD, KeyedState
-
-log = logging.getLogger(__name__)
+from streams.state import KeyedState
 
 state = KeyedState("backup_jobs", topics.backup,
                    help="Backup job state by job_id: disks, totals, speed, staleness.")
+_alerting = AlertingState(state)
 
-# The agent and the sweep both read-modify-write job states and await alerts in between.
-_state_lock = asyncio.Lock()
 # partition -> (offset of the last record processed, newest event time processed, µs).
 _processed: dict[int, tuple[int, int]] = {}
-# Serialises projection writes, each built from the current state (see the module docstring).
-_write_lock = asyncio.Lock()
 
 _JOB_COLUMNS = (
     ("job_id", "text"), ("job_type", "text"), ("status", "text"), ("current_phase", "text"),
@@ -124,50 +117,30 @@ def influx_lines(jobs: Iterable[State]) -> list[str]:
     return lines
 
 
+async def _write_rows(jobs: list[State]) -> None:
+    job_rows, disk_rows = projection_rows(jobs)
+    statements = [(JOB_UPSERT, [_columns(job_rows)])]
+    if disk_rows:
+        statements.append((DISK_UPSERT, [_columns(disk_rows)]))
+    await database().write(statements, what="backup_jobs")
+
+
 async def _write_projections(job_ids: Iterable[str], *, series: bool) -> None:
-    async with _write_lock:
-        jobs = [job for job in (state.get(job_id) for job_id in job_ids) if job is not None]
-        if not jobs:
-            return
-        job_rows, disk_rows = projection_rows(jobs)
-        statements = [(JOB_UPSERT, [_columns(job_rows)])]
-        if disk_rows:
-            statements.append((DISK_UPSERT, [_columns(disk_rows)]))
-        await database().write(statements, what="backup_jobs")
-    if series:
+    jobs = await _alerting.project(job_ids, _write_rows)
+    if series and jobs:
         await influx().write(influx_lines(jobs), what="backup_job")
 
 
-async def send_alerts(alerts: Sequence[Alert]) -> None:
-    """Publish alerts and wait for Kafka's acknowledgement of every one."""
-    pending = []
-    for alert in alerts:
-        log.info("alert kind=%s subject=%s state=%s at=%s", alert.kind, alert.subject,
-                 alert.state, alert.at.isoformat())
-        pending.append(await topics.alerts.send(key=alert.subject.encode(), value=alert.encode()))
-    await asyncio.gather(*pending)
+def _fold(before: State | None, events: list[BackupProgress]) -> Outcome:
+    after = apply_events(before, events)
+    assert after is not None
+    return after, resume_alerts(before, after)
 
 
 async def handle(decoded: Sequence[Decoded[BackupProgress]]) -> None:
     """Fold one batch into the job states, then project every job the batch touched."""
-    by_job: dict[str, list[BackupProgress]] = {}
-    partition_of: dict[str, int] = {}
-    for item in decoded:
-        by_job.setdefault(item.event.job_id, []).append(item.event)
-        partition_of[item.event.job_id] = item.partition
-    async with _state_lock:
-        updated: list[tuple[str, State]] = []
-        alerts: list[Alert] = []
-        for job_id, events in by_job.items():
-            before = state.get(job_id)
-            after = apply_events(before, events)
-            assert after is not None
-            alerts.extend(resume_alerts(before, after))
-            updated.append((job_id, after))
-        await send_alerts(alerts)
-        for job_id, after in updated:
-            state.put(job_id, after, partition_of[job_id])
-    await _write_projections(by_job, series=True)
+    changes = await _alerting.apply(decoded, lambda event: event.job_id, _fold)
+    await _write_projections([change.key for change in changes], series=True)
 
 
 @app.agent(topics.backup)
@@ -197,8 +170,7 @@ def catching_up(now_us: int) -> set[int]:
 
     Forgets partitions no longer owned, so a partition assigned again starts afresh.
     """
-    topic = topics.backup.get_topic_name()
-    owned = {tp for tp in app.assignor.assigned_actives() if tp.topic == topic}
+    owned = state.owned_partitions()
     for partition in set(_processed) - {tp.partition for tp in owned}:
         del _processed[partition]
     behind = set()
@@ -211,26 +183,15 @@ def catching_up(now_us: int) -> set[int]:
     return behind
 
 
-async def sweep_owned(now_us: int) -> list[Alert]:
-    """Raise staleness alerts for the running jobs this worker owns; returns the alerts sent."""
-    async with _state_lock:
-        behind = catching_up(now_us)
-        changes = []
-        for job_id, job in state.owned_items():
-            if job[PARTITION_FIELD] in behind:
-                continue
-            result = sweep(job, now_us, settings.stale_after_seconds,
-                           settings.stalled_after_seconds)
-            if result is not None:
-                changes.append((job_id, job[PARTITION_FIELD], result))
-        if not changes:
-            return []
-        alerts = [alert for _, _, (_, raised) in changes for alert in raised]
-        await send_alerts(alerts)
-        for job_id, partition, (after, _) in changes:
-            state.put(job_id, after, partition)
-    await _write_projections([job_id for job_id, _, _ in changes], series=False)
-    return alerts
+async def sweep_owned(now_us: int) -> list[str]:
+    """Raise staleness alerts for the running jobs this worker owns; returns the jobs changed."""
+    changes = await _alerting.sweep(
+        lambda job: sweep(job, now_us, settings.stale_after_seconds,
+                          settings.stalled_after_seconds),
+        skip_partitions=lambda: catching_up(now_us))
+    job_ids = [change.key for change in changes]
+    await _write_projections(job_ids, series=False)
+    return job_ids
 
 
 @app.timer(settings.sweep_interval_seconds)

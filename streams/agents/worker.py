@@ -7,40 +7,37 @@ the changed workers' rows to PostgreSQL (`workers`, guarded by `last_update`) an
 
 A timer sweeps the workers this worker owns and marks those silent for
 FLEETSTREAM_WORKER_INACTIVE_SECONDS inactive, raising one `worker.inactive` alert each; a fresh
-heartbeat clears it. As in the backup agent, state changes run under one lock and send their
-alerts BEFORE storing the state: a crash in between re-sends the same alert (same deterministic
-id), never drops it. The sweep is skipped while tables recover or partitions move, when a
-half-restored state could look silent.
+heartbeat clears it. As in the backup agent, state changes go through
+`streams.alerting.AlertingState`: one lock, and their alerts are sent BEFORE the state is stored,
+so a crash in between re-sends the same alert (same deterministic id), never drops it. The
+sweep is skipped while tables recover or partitions move, when a half-restored state could look
+silent.
 What it must not do: decide anything about activity itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from schemas.codec import dumps
 from schemas.event import epoch_micros, now_utc
 from schemas.worker import WorkerHeartbeat
 from streams import topics
-from streams.agents.backup import send_alerts
+from streams.alerting import AlertingState, Outcome
 from streams.app import app, settings
 from streams.batches import Decoded, decode_batch
 from streams.domain.worker import State, apply_heartbeats, from_micros, sweep
 from streams.sinks import database, influx
 from streams.sinks.influx import line
-from streams.state import PARTITION_FIELD, KeyedState
+from streams.state import KeyedState
 
 log = logging.getLogger(__name__)
 
 workers = KeyedState("workers", topics.heartbeat,
                      help="Worker state by worker_id: last heartbeat, stats, tasks, active flag.")
-
-_state_lock = asyncio.Lock()
-# Rows are built from the table's current state under this lock, so the last write is the newest.
-_write_lock = asyncio.Lock()
+_alerting = AlertingState(workers)
 
 UPSERT_SQL = (
     "INSERT INTO workers (worker_id, cpu_usage, memory_usage, gpu_usage, running_tasks,"
@@ -66,32 +63,17 @@ def influx_line(heartbeat: WorkerHeartbeat) -> str | None:
                  "interval_seconds": heartbeat.interval_seconds}, heartbeat.ts)
 
 
-async def _write_rows(worker_ids: Iterable[str]) -> None:
-    async with _write_lock:
-        rows = [projection_row(s) for s in map(workers.get, worker_ids) if s is not None]
-        await database().write([(UPSERT_SQL, rows)], what="workers")
+async def _write_rows(states: list[State]) -> None:
+    await database().write([(UPSERT_SQL, [projection_row(s) for s in states])], what="workers")
 
 
 async def handle(decoded: Sequence[Decoded[WorkerHeartbeat]], now_us: int) -> None:
     """Fold one batch into the worker states, alert on transitions, project what changed."""
-    by_worker: dict[str, list[WorkerHeartbeat]] = {}
-    partition_of: dict[str, int] = {}
-    for item in decoded:
-        by_worker.setdefault(item.event.worker_id, []).append(item.event)
-        partition_of[item.event.worker_id] = item.partition
-    async with _state_lock:
-        changed: list[tuple[str, State]] = []
-        alerts = []
-        for worker_id, heartbeats in by_worker.items():
-            result = apply_heartbeats(workers.get(worker_id), heartbeats, now_us,
-                                      settings.worker_inactive_seconds)
-            if result is not None:
-                changed.append((worker_id, result[0]))
-                alerts.extend(result[1])
-        await send_alerts(alerts)
-        for worker_id, after in changed:
-            workers.put(worker_id, after, partition_of[worker_id])
-    await _write_rows(worker_id for worker_id, _ in changed)
+    changes = await _alerting.apply(
+        decoded, lambda heartbeat: heartbeat.worker_id,
+        lambda before, heartbeats: apply_heartbeats(before, heartbeats, now_us,
+                                                    settings.worker_inactive_seconds))
+    await _alerting.project((change.key for change in changes), _write_rows)
     lines = [point for point in (influx_line(item.event) for item in decoded) if point]
     await influx().write(lines, what="worker")
 
@@ -107,21 +89,17 @@ async def process(stream: Any) -> None:
 
 async def sweep_owned(now_us: int) -> list[str]:
     """Mark the silent workers this worker owns inactive (one alert each); returns their ids."""
-    async with _state_lock:
-        changes = []
-        for worker_id, state in workers.owned_items():
-            result = sweep(state, now_us, settings.worker_inactive_seconds)
-            if result is not None:
-                changes.append((worker_id, state[PARTITION_FIELD], result))
-        if not changes:
-            return []
-        await send_alerts([alert for _, _, (_, alert) in changes])
-        for worker_id, partition, (after, _) in changes:
-            workers.put(worker_id, after, partition)
-            log.info("worker.inactive worker_id=%s last_update=%s", worker_id,
-                     from_micros(after["last_update_us"]).isoformat())
-    await _write_rows(worker_id for worker_id, _, _ in changes)
-    return [worker_id for worker_id, _, _ in changes]
+    changes = await _alerting.sweep(lambda state: _inactive(state, now_us))
+    for change in changes:
+        log.info("worker.inactive worker_id=%s last_update=%s", change.key,
+                 from_micros(change.state["last_update_us"]).isoformat())
+    await _alerting.project((change.key for change in changes), _write_rows)
+    return [change.key for change in changes]
+
+
+def _inactive(state: State, now_us: int) -> Outcome:
+    result = sweep(state, now_us, settings.worker_inactive_seconds)
+    return None if result is None else (result[0], [result[1]])
 
 
 @app.timer(settings.sweep_interval_seconds)

@@ -2,8 +2,10 @@
 
 Why it exists: one page shows the whole fleet as it changes: compute workers (active/inactive),
 backup jobs (progress, speed, ETA, stale/stalled) and nodes with small live charts. The page is
-static HTML/CSS/JS from `streams/web/static/` (no CDN, no build step); it polls `GET /workers` and
-`GET /jobs` and listens to `WS /ws/telemetry` for node snapshots, so it never reloads.
+static HTML/CSS/JS from `streams/web/static/` (no CDN, no build step); it loads `GET /workers`,
+`GET /jobs` and `GET /nodes` once, then follows `WS /ws/fleet` (heartbeats, job changes, alerts)
+and `WS /ws/telemetry` (node snapshots), so it never reloads; `/?refresh=<seconds>` sets its slow
+safety refresh (default 15 s).
 What it must not do: compute anything, or serve a file outside `static/` (names are looked up in
 a fixed list made at start, never joined into a path).
 """

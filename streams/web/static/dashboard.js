@@ -1,10 +1,15 @@
-// fleetstream dashboard: polls /workers, /jobs and /nodes; /ws/telemetry feeds the node charts.
+// fleetstream dashboard: loads /workers, /jobs and /nodes once, then stays current over two
+// WebSockets: /ws/fleet (heartbeats, job change notices, alerts) and /ws/telemetry (node charts).
+// A slow safety refresh (?refresh=<seconds>, default 15) only repairs what a reconnect missed.
 // Every value from the API is put into the page with textContent (never as HTML).
 "use strict";
 
-const POLL_MS = 1500;
+const params = new URLSearchParams(location.search);
+const REFRESH_MS = 1000 * (Number(params.get("refresh")) || 15);
 const CHART_POINTS = 60;          // samples kept per node chart
-const WS_RETRY_MS = 2000;
+const WS_RETRY_MIN_MS = 500;
+const WS_RETRY_MAX_MS = 15000;
+const AGES_MS = 1000;             // how often "… ago" texts are redrawn (no fetch)
 
 const $ = (id) => document.getElementById(id);
 
@@ -34,10 +39,11 @@ function duration(seconds) {
   return h ? `${h}h ${m}m` : m ? `${m}m ${s}s` : `${s}s`;
 }
 
-function ago(isoOrUnix) {
-  const then = typeof isoOrUnix === "number" ? isoOrUnix * 1000 : Date.parse(isoOrUnix);
+function ago(iso) {
+  const then = Date.parse(iso);
   if (!then) return "–";
-  return `${duration((Date.now() - then) / 1000)} ago`;
+  const seconds = (Date.now() - then) / 1000;
+  return seconds < 2 ? "just now" : `${duration(seconds)} ago`;
 }
 
 function showEmpty(id, isEmpty) { $(id).hidden = !isEmpty; }
@@ -50,8 +56,10 @@ async function getJson(path) {
 
 // ---- workers -------------------------------------------------------------------------------
 
-function renderWorkers(workers) {
-  const list = Object.values(workers).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
+const workers = new Map();   // worker_id -> the /workers entry, kept current by the fleet feed
+
+function renderWorkers() {
+  const list = [...workers.values()].sort((a, b) => a.worker_id.localeCompare(b.worker_id));
   const rows = list.map((w) => {
     const state = w.is_active ? "active" : "inactive";
     return el("tr", { class: state, "data-worker": w.worker_id },
@@ -76,9 +84,12 @@ function jobState(job) {
   return job.status;
 }
 
-function renderJobs(payload) {
-  const jobs = payload.jobs || [];
-  const rows = jobs.map((job) => {
+const jobs = new Map();      // job_id -> the /jobs/{job_id} summary
+
+function renderJobs() {
+  const list = [...jobs.values()].sort(
+    (a, b) => (b.last_telemetry_at || "").localeCompare(a.last_telemetry_at || ""));
+  const rows = list.map((job) => {
     const state = jobState(job);
     const percent = job.progress_percent ?? 0;
     const bar = el("div", { class: "bar", role: "progressbar", "aria-valuenow": percent.toFixed(1),
@@ -96,11 +107,11 @@ function renderJobs(payload) {
         el("br"), `${speed} · ETA ${duration(job.eta_seconds)}`));
   });
   $("jobs").replaceChildren(...rows);
-  const running = jobs.filter((j) => j.status === "running").length;
-  const stale = jobs.filter((j) => j.stale).length;
-  $("jobs-summary").textContent = jobs.length
+  const running = list.filter((j) => j.status === "running").length;
+  const stale = list.filter((j) => j.stale).length;
+  $("jobs-summary").textContent = list.length
     ? `${running} running${stale ? `, ${stale} stale/stalled` : ""}` : "";
-  showEmpty("jobs-empty", jobs.length === 0);
+  showEmpty("jobs-empty", list.length === 0);
 }
 
 // ---- nodes (live charts) -------------------------------------------------------------------
@@ -157,24 +168,7 @@ function addNodeSample(nodeId, at, cpu, mem, rxRate, txRate) {
   showEmpty("nodes-empty", false);
 }
 
-function connectLive() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/ws/telemetry`);
-  ws.onopen = () => setConnection("live", "live");
-  ws.onmessage = (event) => {
-    const m = JSON.parse(event.data);
-    const metrics = m.metrics || {};
-    addNodeSample(m.node_id, m.timestamp, metrics.cpu?.cpu_usage_percent,
-                  metrics.memory?.memory_usage_percent,
-                  metrics.network?.bytes_recv_mb_per_sec, metrics.network?.bytes_sent_mb_per_sec);
-  };
-  ws.onclose = () => {
-    setConnection("down", "live feed lost, reconnecting…");
-    setTimeout(connectLive, WS_RETRY_MS);
-  };
-}
-
-// The live feed only carries snapshots from the moment it connected; the polled list fills in
+// The live feed only carries snapshots from the moment it connected; the loaded list fills in
 // nodes (and samples) it did not see, and repeats of a sample already charted are ignored.
 function renderNodes(payload) {
   for (const n of payload.nodes || []) {
@@ -182,7 +176,79 @@ function renderNodes(payload) {
   }
 }
 
-// ---- polling -------------------------------------------------------------------------------
+// ---- live updates (/ws/fleet) --------------------------------------------------------------
+
+// The owner's view of one job; a notice may precede nothing we can show yet (404): skip it.
+async function fetchJob(jobId) {
+  try {
+    jobs.set(jobId, await getJson(`/jobs/${encodeURIComponent(jobId)}`));
+    renderJobs();
+  } catch (error) {
+    console.warn(`job ${jobId}: ${error.message}`);
+  }
+}
+
+async function fetchWorker(workerId) {
+  try {
+    const full = await getJson(`/telemetry/${encodeURIComponent(workerId)}`);
+    const { running_tasks: tasks, ...basic } = full;
+    workers.set(workerId, { ...basic, running_task_count: tasks.length });
+    renderWorkers();
+  } catch (error) {
+    console.warn(`worker ${workerId}: ${error.message}`);
+  }
+}
+
+// A heartbeat older than the one shown changes nothing; one too old to count (`fresh` false,
+// the stream's own inactivity threshold) updates the stats but does not make the worker active.
+function applyHeartbeat(m) {
+  const known = workers.get(m.worker_id);
+  if (known && Date.parse(known.last_update_at) > Date.parse(m.ts)) return;
+  workers.set(m.worker_id, {
+    ...known, worker_id: m.worker_id, cpu_usage: m.cpu_usage, memory_usage: m.memory_usage,
+    gpu_usage: m.gpu_usage, running_task_count: m.running_task_count, last_update_at: m.ts,
+    is_active: m.fresh || Boolean(known?.is_active),
+  });
+  renderWorkers();
+}
+
+const JOB_ALERTS = { "backup.stale": "stale", "backup.stalled": "stalled" };
+
+// Show the alert at once, then ask the owner for the whole truth.
+function applyAlert(m) {
+  const raised = m.state === "raised";
+  if (m.kind === "worker.inactive") {
+    const worker = workers.get(m.subject);
+    if (worker) { worker.is_active = !raised; renderWorkers(); }
+    fetchWorker(m.subject);
+  } else if (m.kind in JOB_ALERTS) {
+    const job = jobs.get(m.subject);
+    const level = JOB_ALERTS[m.kind];
+    if (job && (raised || job.stale_level === level)) {
+      job.stale_level = raised ? level : "fresh";
+      job.stale = raised;
+      renderJobs();
+    }
+    fetchJob(m.subject);
+  }
+}
+
+const FLEET_HANDLERS = {
+  heartbeat: applyHeartbeat,
+  job: (m) => fetchJob(m.job_id),
+  alert: applyAlert,
+};
+
+function applyTelemetry(m) {
+  const metrics = m.metrics || {};
+  addNodeSample(m.node_id, m.timestamp, metrics.cpu?.cpu_usage_percent,
+                metrics.memory?.memory_usage_percent,
+                metrics.network?.bytes_recv_mb_per_sec, metrics.network?.bytes_sent_mb_per_sec);
+}
+
+// ---- connection ----------------------------------------------------------------------------
+
+const feeds = new Map();   // path -> open?
 
 function setConnection(state, text) {
   const badge = $("connection");
@@ -190,19 +256,64 @@ function setConnection(state, text) {
   badge.textContent = text;
 }
 
-async function poll() {
+function showConnection() {
+  const open = [...feeds.values()];
+  if (open.every(Boolean)) setConnection("live", "live");
+  else setConnection("down", "reconnecting…");
+}
+
+// Keeps one WebSocket open, reconnecting with exponential backoff; after a reconnect a refresh
+// fills in whatever happened while it was away.
+function connect(path, onMessage) {
+  let retryMs = WS_RETRY_MIN_MS;
+  let everOpen = false;
+  feeds.set(path, false);
+  const open = () => {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}${path}`);
+    ws.onopen = () => {
+      retryMs = WS_RETRY_MIN_MS;
+      feeds.set(path, true);
+      showConnection();
+      if (everOpen) refresh();
+      everOpen = true;
+    };
+    ws.onmessage = (event) => onMessage(JSON.parse(event.data));
+    ws.onclose = () => {
+      feeds.set(path, false);
+      showConnection();
+      setTimeout(open, retryMs);
+      retryMs = Math.min(WS_RETRY_MAX_MS, retryMs * 2);
+    };
+  };
+  open();
+}
+
+// ---- initial load and safety refresh -------------------------------------------------------
+
+async function refresh() {
   const results = await Promise.allSettled(
     [getJson("/workers"), getJson("/jobs"), getJson("/nodes")]);
-  const [workers, jobs, nodeList] = results;
-  if (workers.status === "fulfilled") renderWorkers(workers.value);
-  if (jobs.status === "fulfilled") renderJobs(jobs.value);
+  const [workerList, jobList, nodeList] = results;
+  if (workerList.status === "fulfilled") {
+    workers.clear();
+    for (const w of Object.values(workerList.value)) workers.set(w.worker_id, w);
+    renderWorkers();
+  }
+  if (jobList.status === "fulfilled") {
+    jobs.clear();
+    for (const j of jobList.value.jobs || []) jobs.set(j.job_id, j);
+    renderJobs();
+  }
   if (nodeList.status === "fulfilled") renderNodes(nodeList.value);
   const failed = results.filter((r) => r.status === "rejected");
   $("updated").textContent = failed.length
-    ? `update failed: ${failed[0].reason.message}`
-    : `updated ${new Date().toLocaleTimeString()}`;
-  setTimeout(poll, POLL_MS);
+    ? `refresh failed: ${failed[0].reason.message}`
+    : `loaded ${new Date().toLocaleTimeString()}`;
 }
 
-connectLive();
-poll();
+connect("/ws/fleet", (m) => FLEET_HANDLERS[m.type]?.(m));
+connect("/ws/telemetry", applyTelemetry);
+refresh();
+setInterval(refresh, REFRESH_MS);
+setInterval(renderWorkers, AGES_MS);

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import async_playwright
 
 from tests.integration.helpers import REPO, AppEnv, ahttp, wait_for
 from tests.integration.worker.test_heartbeats import heartbeat_body
 
-playwright_api = pytest.importorskip("playwright.async_api")
 CHROMIUM = shutil.which("chromium")
 ARTIFACTS = REPO / "artifacts"
 GIB = 2**30
@@ -31,7 +31,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 async def page(tmp_path: Path) -> AsyncIterator[Any]:
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    async with playwright_api.async_playwright() as driver:
+    async with async_playwright() as driver:
         browser = await driver.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,
             args=CHROMIUM_FLAGS, viewport={"width": 1280, "height": 900})
@@ -78,7 +78,16 @@ async def test_dashboard_shows_the_fleet_and_updates_without_reloading(
                backup_report(now - timedelta(minutes=2), [5 * GIB]))   # silent: stale
     await post(f"{worker.url}/api/telemetry/snapshot", snapshot(f"node-{suffix}", 20.0, now))
 
-    await page.goto(f"{worker.url}/")
+    async def loaded() -> bool:   # the page loads once: the workers must already hold it all
+        listed = [await ahttp("GET", f"{worker.url}/{path}") for path in ("workers", "jobs")]
+        return (all(status == 200 for status, _ in listed)
+                and {f"gpu-{suffix}-a", f"gpu-{suffix}-b"} <= set(listed[0][1])
+                and len(listed[1][1]["jobs"]) == 2
+                and any(j["stale"] for j in listed[1][1]["jobs"]))
+
+    await wait_for(loaded, 30, what="the workers to hold the fleet")
+    # The safety refresh is ten minutes away: every change after the load must come over /ws/fleet.
+    await page.goto(f"{worker.url}/?refresh=600")
     workers = page.locator("#workers tbody tr")
     await workers.filter(has_text=f"gpu-{suffix}-a").filter(has_text="active").wait_for()
     inactive = workers.filter(has_text=f"gpu-{suffix}-b")
@@ -96,14 +105,23 @@ async def test_dashboard_shows_the_fleet_and_updates_without_reloading(
     await node.wait_for()
     await page.locator("#connection[data-state=live]").wait_for()
 
-    # Live: what arrives after the page loaded appears without a reload.
+    # Live: what arrives after the page loaded appears without a reload, within seconds.
     await post(f"{worker.url}/api/heartbeat", heartbeat_body(f"gpu-{suffix}-c"))
-    await post(f"{worker.url}/api/heartbeat", heartbeat_body(f"gpu-{suffix}-b"))
+    await post(f"{worker.url}/api/heartbeat", heartbeat_body(f"gpu-{suffix}-b", cpu_usage=77.0))
+    await post(f"{worker.url}/api/v1/telemetry/backup/nightly-{suffix}",
+               backup_report(now + timedelta(seconds=2), [60 * GIB, 12 * GIB]))
+    await post(f"{worker.url}/api/v1/telemetry/backup/weekly-{suffix}",   # no longer stale
+               backup_report(now + timedelta(seconds=2), [6 * GIB]))
     for seconds in (5, 10):
         await post(f"{worker.url}/api/telemetry/snapshot",
                    snapshot(f"node-{suffix}", 20.0 + seconds * 5, now + timedelta(seconds=seconds)))
-    await workers.filter(has_text=f"gpu-{suffix}-c").wait_for()
-    await inactive.filter(has_text="active").wait_for()
+    live = {"timeout": 5000}
+    await workers.filter(has_text=f"gpu-{suffix}-c").wait_for(**live)
+    await inactive.filter(has_text="77.0%").locator(".badge.active").wait_for(**live)
+    assert "just now" in await inactive.inner_text() or "s ago" in await inactive.inner_text()
+    await nightly.filter(has_text="72.0%").wait_for(**live)
+    await page.locator(f'[data-job="weekly-{suffix}"] .badge.stale').wait_for(
+        state="detached", **live)
     await node.filter(has_text="70.0%").wait_for()
     points = await node.locator("polyline.cpu").get_attribute("points")
     assert points is not None and len(points.split()) == 3

@@ -204,12 +204,16 @@ class AppEnv:
         finally:
             await producer.stop()
 
-    async def consume_all(self, topic: str, expect: int, timeout: float = 30.0
-                          ) -> list[tuple[bytes | None, bytes]]:
-        """(key, value) of a topic from its start until `expect` arrived (or the timeout)."""
+    async def consume_all(self, topic: str, expect: int, timeout: float = 30.0,
+                          bootstrap: str | None = None) -> list[tuple[bytes | None, bytes]]:
+        """(key, value) of a topic from its start until `expect` arrived (or the timeout).
+
+        `bootstrap` reads another broker than the stack's (e.g. a test's private one).
+        """
         # Group-less subscription: aiokafka assigns every partition, no group is joined.
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.bootstrap, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap or self.bootstrap,
+                                    group_id=None, enable_auto_commit=False,
+                                    auto_offset_reset="earliest")
         await consumer.start()
         records: list[tuple[bytes | None, bytes]] = []
         try:
@@ -221,11 +225,11 @@ class AppEnv:
             await consumer.stop()
         return records
 
-    async def consume_json(self, name: str, expect: int, timeout: float = 15.0
-                           ) -> list[dict[str, Any]]:
+    async def consume_json(self, name: str, expect: int, timeout: float = 15.0,
+                           bootstrap: str | None = None) -> list[dict[str, Any]]:
         """JSON values of the fleetstream topic `name` (e.g. "alerts"), as `consume_all`."""
         return [json.loads(value) for _, value in
-                await self.consume_all(self.topic(name), expect, timeout)]
+                await self.consume_all(self.topic(name), expect, timeout, bootstrap)]
 
     async def pg(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         conn = await asyncpg.connect(self.database_url)

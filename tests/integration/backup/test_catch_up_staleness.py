@@ -6,7 +6,6 @@ import orjson
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from producers.backup import progress_event
-from tests.integration.backup.support import read_topic, rows
 from tests.integration.helpers import AppEnv, wait_for
 
 OLD_SEQ = 1_760_000_000_000_000  # 2025-10-09: long silent by now
@@ -33,11 +32,11 @@ async def test_a_backlog_of_old_reports_does_not_flap_alerts(app_env: AppEnv) ->
                                BATCH_MAX_LINES="20")
 
     async def all_raised() -> bool:
-        found = await rows(app_env, "SELECT count(*) AS n FROM alerts")
+        found = await app_env.rows("SELECT count(*) AS n FROM alerts")
         return bool(found) and found[0]["n"] == 2 * JOBS
     await wait_for(all_raised, 60, what="a stale and a stalled alert per job, once caught up")
-    alerts = await read_topic(app_env, app_env.topic("alerts"), expect=2 * JOBS + 1, timeout=3)
+    alerts = await app_env.consume_all(app_env.topic("alerts"), expect=2 * JOBS + 1, timeout=3)
     states = [orjson.loads(value)["state"] for _, value in alerts]
     assert states == ["raised"] * (2 * JOBS), "no alert raised and cleared while catching up"
-    final = await rows(app_env, "SELECT bytes_transferred FROM backup_jobs")
+    final = await app_env.rows("SELECT bytes_transferred FROM backup_jobs")
     assert {r["bytes_transferred"] for r in final} == {10 * (REPORTS - 1)}

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from tests.integration.backup.support import job, read_topic
+from tests.integration.backup.support import job
 from tests.integration.helpers import AppEnv, ahttp, tsdb_export, unique, wait_for
 
 GIB = 1024**3
@@ -92,7 +92,7 @@ async def test_invalid_body_is_422_with_field_errors_and_a_dead_letter(app_env: 
     status, _ = await ahttp("POST", f"{worker.url}/api/v1/telemetry/archive/job-bad",
                             seed_body("2025-10-10T14:35:42Z", [1], job_type="archive"))
     assert status == 422
-    letters = await read_topic(app_env, app_env.topic("deadletter"), expect=2)
+    letters = await app_env.consume_all(app_env.topic("deadletter"), expect=2)
     reasons = [orjson.loads(value)["error"] for _, value in letters]
     assert any("disks.0.bytes_transferred" in reason for reason in reasons)
     assert any("job_type" in reason for reason in reasons)

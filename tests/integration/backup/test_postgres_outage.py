@@ -10,7 +10,6 @@ import asyncpg
 from producers.backup import progress_event
 from schemas.backup import BackupProgress
 from streams.domain.backup import State, apply_events
-from tests.integration.backup.support import rows
 from tests.integration.helpers import AppEnv, wait_for
 
 BASE_SEQ = 1_760_000_000_000_000  # 2025-10-09, microseconds
@@ -42,7 +41,7 @@ async def test_rows_are_complete_and_exact_after_a_database_outage(app_env: AppE
     await app_env.produce(topic, [(e.job_id.encode(), e.encode()) for e in before])
 
     async def first_half() -> bool:
-        found = await rows(app_env, "SELECT count(*) AS n FROM backup_jobs WHERE last_seq >= $1",
+        found = await app_env.rows("SELECT count(*) AS n FROM backup_jobs WHERE last_seq >= $1",
                            BASE_SEQ + 4_000_000)
         return bool(found) and found[0]["n"] == 20
     await wait_for(first_half, 30, what="the rows of the first half")
@@ -65,18 +64,18 @@ async def test_rows_are_complete_and_exact_after_a_database_outage(app_env: AppE
         expected[event.job_id] = folded
 
     async def complete() -> bool:
-        found = await rows(app_env, "SELECT count(*) AS n FROM backup_jobs "
+        found = await app_env.rows("SELECT count(*) AS n FROM backup_jobs "
                                     "WHERE status = 'completed'")
         return bool(found) and found[0]["n"] == 20
     await wait_for(complete, 60, what="every job completed after the outage")
-    for row in await rows(app_env, "SELECT * FROM backup_jobs"):
+    for row in await app_env.rows("SELECT * FROM backup_jobs"):
         job = expected[row["job_id"]]
         assert row["bytes_transferred"] == job["bytes_transferred"]
         assert row["total_bytes"] == job["total_bytes"] == 20_000
         assert float(row["progress_percent"]) == 100.0
         assert row["transfer_speed_bps"] == job["transfer_speed_bps"]
         assert row["last_seq"] == job["version"]
-    disks = await rows(app_env, "SELECT job_id, disk_index, bytes_transferred FROM backup_disks")
+    disks = await app_env.rows("SELECT job_id, disk_index, bytes_transferred FROM backup_disks")
     assert len(disks) == 40
     assert all(d["bytes_transferred"] == expected[d["job_id"]]["disks"][str(d["disk_index"])]
                ["bytes_transferred"] for d in disks)

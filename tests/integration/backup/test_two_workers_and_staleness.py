@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 
-from tests.integration.backup.support import read_topic, rows
 from tests.integration.helpers import AppEnv, ahttp, wait_for
 
 FAST_STALENESS = {"FLEETSTREAM_STALE_AFTER_SECONDS": "3",
@@ -25,7 +24,7 @@ def body_now(done: int) -> dict[str, Any]:
 
 
 async def alert_rows(app_env: AppEnv) -> list[Any]:
-    return await rows(app_env, "SELECT kind, subject, raised_at, cleared_at FROM alerts "
+    return await app_env.rows("SELECT kind, subject, raised_at, cleared_at FROM alerts "
                                "WHERE kind LIKE 'backup.%' ORDER BY subject, raised_at")
 
 
@@ -57,7 +56,7 @@ async def test_two_workers_views_takeover_and_exactly_one_alert_per_transition(
     await wait_for(all_stalled, 30, what="a stale and a stalled alert for every job")
     status, job = await ahttp("GET", f"{second.url}/jobs/job-0")
     assert job["stale"] is True and job["stale_level"] == "stalled"
-    stalled = await rows(app_env, "SELECT count(*) AS n FROM backup_jobs "
+    stalled = await app_env.rows("SELECT count(*) AS n FROM backup_jobs "
                                   "WHERE stale_since IS NOT NULL")
     assert stalled[0]["n"] == len(JOBS)
 
@@ -68,7 +67,7 @@ async def test_two_workers_views_takeover_and_exactly_one_alert_per_transition(
         return status == 200 and answer["count"] == len(JOBS)
     await wait_for(takeover, 60, what="the remaining worker to answer for every job")
     await asyncio.sleep(3)  # several sweeps of the worker that took over
-    alerts = await read_topic(app_env, app_env.topic("alerts"), expect=2 * len(JOBS) + 1,
+    alerts = await app_env.consume_all(app_env.topic("alerts"), expect=2 * len(JOBS) + 1,
                               timeout=5)
     kinds = sorted((orjson.loads(v)["kind"], orjson.loads(v)["subject"]) for _, v in alerts)
     assert kinds == sorted((k, j) for j in JOBS for k in ("backup.stale", "backup.stalled"))

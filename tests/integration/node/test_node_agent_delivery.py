@@ -19,7 +19,7 @@ import pytest
 
 from fleetstream.stack.services import Kafka, Ports
 from tests.integration.helpers import FLEETSTREAM, REPO, AppEnv, free_port, unique, wait_for
-from tests.integration.node.support import history, history_of_at_least, read_topic
+from tests.integration.node.support import history, history_of_at_least
 
 OUTAGE_SECONDS = 32
 
@@ -72,7 +72,7 @@ async def test_every_snapshot_taken_during_a_kafka_outage_lands_exactly_once(
     finally:
         assert stop_agent(agent) == 0, log.read_text()
 
-    records = await read_topic(bootstrap, app_env.topic("node"), expect=10**6, timeout=8)
+    records = await app_env.consume_json("node", expect=10**6, timeout=8, bootstrap=bootstrap)
     published = {r["ts"] for r in records if r["node_id"] == node_id}
 
     async def all_rows() -> list[datetime]:
@@ -113,7 +113,7 @@ async def test_outbox_overflow_drops_the_oldest_and_says_so(app_env: AppEnv) -> 
         capture_output=True, text=True, timeout=60, check=False)
     assert delivered.returncode == 0, delivered.stderr
 
-    records = [r for r in await read_topic(app_env.bootstrap, app_env.topic("node"), expect=4)
+    records = [r for r in await app_env.consume_json("node", expect=4)
                if r["node_id"] == node_id]
     # The three newest offline snapshots (the outbox's bound) and the one taken online.
     assert len(records) == 4

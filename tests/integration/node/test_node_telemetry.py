@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 
 from tests.integration.helpers import AppEnv, ahttp, tsdb_export, unique, wait_for
-from tests.integration.node.support import history, history_of_at_least, read_topic
+from tests.integration.node.support import history, history_of_at_least
 
 MIB = 2**20
 
@@ -128,7 +128,7 @@ async def test_seed_post_rejections(app_env: AppEnv) -> None:
     # A bad record straight on the topic (a foreign producer) is dead-lettered by the worker.
     await app_env.produce(app_env.topic("node"), [(b"n1", b'{"node_id": "n1"}')])
 
-    letters = await read_topic(app_env.bootstrap, app_env.topic("deadletter"), expect=2)
+    letters = await app_env.consume_json("deadletter", expect=2)
     by_origin = {letter["origin_endpoint"] or letter["origin_topic"]: letter for letter in letters}
     letter = by_origin["/api/telemetry/snapshot"]
     assert "cpu_percent" in letter["error"]

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from tests.integration.helpers import AppEnv, tsdb_export, wait_for
-from tests.integration.vm.support import TEST_DOMAIN_UUID, read_topic, vm_agent_once, vms
+from tests.integration.vm.support import TEST_DOMAIN_UUID, vm_agent_once, vms
 
 
 async def test_vm_agent_once_publishes_a_sample_that_becomes_rates_and_series(
@@ -20,7 +20,7 @@ async def test_vm_agent_once_publishes_a_sample_that_becomes_rates_and_series(
         result = await vm_agent_once(app_env)
         assert result.returncode == 0, result.stderr
 
-    records = await read_topic(app_env, "vm", expect=2)
+    records = await app_env.consume_all(app_env.topic("vm"), expect=2, timeout=20)
     assert [key for key, _ in records] == [TEST_DOMAIN_UUID.encode()] * 2
     sample = json.loads(records[0][1])
     assert sample["schema"] == "vm.sample/1"
@@ -61,7 +61,7 @@ async def test_invalid_vm_sample_goes_to_the_dead_letter_topic(app_env: AppEnv) 
     bad = {"schema": "vm.sample/1", "event_id": "not-a-uuid", "vm_name": "web"}
     await app_env.produce(app_env.topic("vm"), [(b"web", json.dumps(bad).encode())])
 
-    [(key, value)] = await read_topic(app_env, "deadletter", expect=1)
+    [(key, value)] = await app_env.consume_all(app_env.topic("deadletter"), expect=1, timeout=20)
     letter = json.loads(value)
     assert key == b"web"
     assert letter["origin_topic"] == app_env.topic("vm")

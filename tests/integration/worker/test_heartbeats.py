@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
 import uuid
 from typing import Any
-
-import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.integration.helpers import FLEETSTREAM, REPO, AppEnv, ahttp, tsdb_export, wait_for
 
@@ -34,33 +30,9 @@ async def workers_view(url: str) -> dict[str, Any]:
     return workers
 
 
-async def read_topic(app_env: AppEnv, name: str, expect: int, timeout: float = 8.0
-                     ) -> list[dict[str, Any]]:
-    """Values of a topic from its start until `expect` arrived or `timeout` passed.
-
-    (`AppEnv.consume_all` waits on `partitions_for_topic`, which stays None for a topic the
-    consumer is not subscribed to; the partition count is known here.)
-    """
-    consumer = AIOKafkaConsumer(bootstrap_servers=app_env.bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    values: list[dict[str, Any]] = []
-    try:
-        topic = app_env.topic(name)
-        consumer.assign([TopicPartition(topic, p)
-                         for p in range(int(app_env.env["FLEETSTREAM_PARTITIONS"]))])
-        await consumer.seek_to_beginning()
-        deadline = time.monotonic() + timeout
-        while len(values) < expect and time.monotonic() < deadline:
-            for messages in (await consumer.getmany(timeout_ms=300)).values():
-                values.extend(orjson.loads(m.value) for m in messages)
-    finally:
-        await consumer.stop()
-    return values
-
-
 async def worker_alerts(app_env: AppEnv, expect: int, timeout: float = 8.0
                         ) -> list[dict[str, Any]]:
-    return [a for a in await read_topic(app_env, "alerts", expect, timeout)
+    return [a for a in await app_env.consume_json("alerts", expect, timeout)
             if a["kind"] == "worker.inactive"]
 
 
@@ -145,7 +117,7 @@ async def test_unknown_worker_and_malformed_heartbeat(app_env: AppEnv) -> None:
     assert status == 422
     fields = {e["field"] for e in body["errors"]}
     assert {"cpu_usage", "running_tasks"} <= fields
-    letter = (await read_topic(app_env, "deadletter", 1))[0]
+    letter = (await app_env.consume_json("deadletter", 1, timeout=8))[0]
     assert letter["origin_endpoint"] == "/api/heartbeat" and "cpu_usage" in letter["error"]
 
     status, body = await ahttp("POST", f"{worker.url}/api/heartbeat", heartbeat_body("w-ok"))
@@ -156,7 +128,7 @@ async def test_unknown_worker_and_malformed_heartbeat(app_env: AppEnv) -> None:
 
     # A heartbeat that bypassed the HTTP checks is dead-lettered by the stream worker.
     await app_env.produce(app_env.topic("heartbeat"), [(b"w-raw", b'{"worker_id": "w-raw"}')])
-    letters = await read_topic(app_env, "deadletter", 2, timeout=20)
+    letters = await app_env.consume_json("deadletter", 2, timeout=20)
     assert [letter.get("origin_topic") for letter in letters][1:] == [app_env.topic("heartbeat")]
 
 

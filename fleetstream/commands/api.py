@@ -2,7 +2,8 @@
 
 Why it exists: the query commands read a stream worker's HTTP API (at FLEETSTREAM_WEB_HOST and
 FLEETSTREAM_WEB_PORT, the same settings the worker serves on) and must fail the same clear way
-when it is not there. `get_json(path)` is that one way; `fleetstream api PATH` prints any GET
+when it is not there. `get_json(path)` is that one way, `show(path, render)` prints an answer or
+that failure, and `table` lays rows out in columns; `fleetstream api PATH` prints any GET
 endpoint's JSON, for the views no command formats.
 """
 
@@ -13,6 +14,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fleetstream.commands import load_settings
@@ -63,6 +65,26 @@ def get_json(path: str, base_url: str | None = None) -> Any:
         raise ApiError(f"{url} did not answer JSON: {body[:200]!r}") from None
 
 
+def show(path: str, render: Callable[[Any], str]) -> int:
+    """Print `render` of GET `path` (exit status 0), or why the API could not answer (1)."""
+    try:
+        answer = get_json(path)
+    except ApiError as exc:
+        print(f"fleetstream: {exc}", file=sys.stderr)
+        return 1
+    print(render(answer))
+    return 0
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Left-aligned columns, two spaces apart, headers first."""
+    lines = [[str(cell) for cell in line] for line in [headers, *rows]]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)
+                               ).rstrip()
+                     for line in lines)
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("api", help="GET a path of the worker's HTTP API as JSON")
     parser.add_argument("path", help="e.g. /workers, /telemetry/worker-1, /jobs")
@@ -70,9 +92,4 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        print(json.dumps(get_json(args.path), indent=2, sort_keys=True))
-    except ApiError as exc:
-        print(f"fleetstream: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return show(args.path, lambda answer: json.dumps(answer, indent=2, sort_keys=True))

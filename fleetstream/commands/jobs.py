@@ -1,6 +1,6 @@
 """`fleetstream jobs` and `fleetstream job JOB_ID`: backup jobs as the stream workers see them.
 
-Both read the worker HTTP API (`GET /jobs`, `GET /jobs/{job_id}`) through `get_json`, so they work
+Both read the worker HTTP API (`GET /jobs`, `GET /jobs/{job_id}`) through `show`, so they work
 against any worker of the cluster (list views gather from every worker, per-job views are routed
 to the job's owner).
 """
@@ -8,11 +8,10 @@ to the job's owner).
 from __future__ import annotations
 
 import argparse
-import sys
 import urllib.parse
 from typing import Any
 
-from fleetstream.commands.api import ApiError, get_json
+from fleetstream.commands.api import show, table
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -50,17 +49,13 @@ def _speed(bps: float | None) -> str:
 def format_table(jobs: list[dict[str, Any]]) -> str:
     header = ("JOB", "TYPE", "STATUS", "PHASE", "PROGRESS", "TRANSFERRED", "TOTAL", "SPEED",
               "ETA", "LAST TELEMETRY")
-    rows = [header] + [(
+    return table(header, [(
         job["job_id"], job["job_type"], _status(job), job["current_phase"],
         _percent(job["progress_percent"]), human_bytes(job["bytes_transferred"]),
         human_bytes(job["total_bytes"]),
         _speed(job["transfer_speed_bps"]),
         _eta(job["eta_seconds"]), job["last_telemetry_at"] or "-",
-    ) for job in jobs]
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths,
-                                                                            strict=True)).rstrip()
-                     for row in rows)
+    ) for job in jobs])
 
 
 def format_job(job: dict[str, Any]) -> str:
@@ -99,20 +94,9 @@ def register(subparsers: Any) -> None:
 
 def run_jobs(args: argparse.Namespace) -> int:
     query = f"?{urllib.parse.urlencode({'status': args.status})}" if args.status else ""
-    try:
-        answer = get_json(f"/jobs{query}")
-    except ApiError as exc:
-        print(f"fleetstream: {exc}", file=sys.stderr)
-        return 1
-    print(format_table(answer["jobs"]) if answer["jobs"] else "no backup jobs")
-    return 0
+    return show(f"/jobs{query}", lambda answer: format_table(answer["jobs"]) if answer["jobs"]
+                else "no backup jobs")
 
 
 def run_job(args: argparse.Namespace) -> int:
-    try:
-        job = get_json(f"/jobs/{urllib.parse.quote(args.job_id, safe='')}")
-    except ApiError as exc:
-        print(f"fleetstream: {exc}", file=sys.stderr)
-        return 1
-    print(format_job(job))
-    return 0
+    return show(f"/jobs/{urllib.parse.quote(args.job_id, safe='')}", format_job)

@@ -8,14 +8,12 @@ unreachable or the worker is unknown, with the reason on stderr.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import urllib.parse
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from fleetstream.commands.api import ApiError, get_json
+from fleetstream.commands.api import show, table
 
 
 def register(subparsers: Any) -> None:
@@ -41,15 +39,6 @@ def _ago(unix_seconds: float, now: float) -> str:
 
 def _state(worker: dict[str, Any]) -> str:
     return "active" if worker["is_active"] else "INACTIVE"
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns, two spaces apart, headers first."""
-    lines = [headers, *rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)
-                               ).rstrip()
-                     for line in lines)
 
 
 def format_workers(workers: dict[str, dict[str, Any]], now: float) -> str:
@@ -86,20 +75,9 @@ def format_status(worker: dict[str, Any], now: float) -> str:
 
 
 def run_workers(args: argparse.Namespace) -> int:
-    try:
-        workers = get_json("/workers")
-    except ApiError as exc:
-        print(f"fleetstream: {exc}", file=sys.stderr)
-        return 1
-    print(format_workers(workers, time.time()))
-    return 0
+    return show("/workers", lambda workers: format_workers(workers, time.time()))
 
 
 def run_status(args: argparse.Namespace) -> int:
-    try:
-        worker = get_json(f"/telemetry/{urllib.parse.quote(args.worker_id, safe='')}")
-    except ApiError as exc:
-        print(f"fleetstream: {exc}", file=sys.stderr)
-        return 1
-    print(format_status(worker, time.time()))
-    return 0
+    return show(f"/telemetry/{urllib.parse.quote(args.worker_id, safe='')}",
+                lambda worker: format_status(worker, time.time()))

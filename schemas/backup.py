@@ -15,19 +15,24 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from schemas.event import Event, Identifier, NonNegativeFloat, NonNegativeInt, Percent
+from schemas.event import (
+    Event,
+    Identifier,
+    NonNegativeFloat,
+    NonNegativeInt,
+    Part,
+    Percent,
+)
 
 JobType = Literal["backup", "replication", "restore"]
 JobStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 JOB_TYPES: tuple[JobType, ...] = ("backup", "replication", "restore")
 ENDED_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
-class DiskProgress(BaseModel):
+class DiskProgress(Part):
     """Progress of one disk of a job; `bytes_transferred` is the disk's cumulative counter."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
     disk_index: NonNegativeInt
     bytes_transferred: NonNegativeInt

@@ -44,6 +44,15 @@ def epoch_micros(at: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+class Part(BaseModel):
+    """A nested part of an event (a disk, a NIC, a task): immutable and tolerant like `Event`.
+
+    Unknown fields are ignored, so a newer producer's extra figures do not break older workers.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
 class Event(BaseModel):
     """Common envelope: event_id, schema, source, ts. Subclasses set `SCHEMA` and a Literal."""
 

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from schemas.event import (
     Event,
     Identifier,
     NonNegativeFloat,
     NonNegativeInt,
+    Part,
     Percent,
     UtcDatetime,
 )
@@ -41,10 +42,8 @@ def snapshot_event_id(node_id: str, ts: datetime) -> uuid.UUID:
     return uuid.uuid5(_EVENT_NAMESPACE, f"{node_id}|{ts.isoformat()}")
 
 
-class DiskUsage(BaseModel):
+class DiskUsage(Part):
     """Usage of one mounted filesystem."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
     mount: Identifier
     used_bytes: NonNegativeInt

@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from schemas.event import Event, Identifier, NonNegativeInt
+from schemas.event import Event, Identifier, NonNegativeInt, Part
 
 # libvirt's virDomainState, by name, in the order of its numeric codes.
 VM_STATES: tuple[str, ...] = (
@@ -38,10 +38,8 @@ MEMORY_FIELDS: tuple[str, ...] = (
 )
 
 
-class VmNic(BaseModel):
+class VmNic(Part):
     """Cumulative counters of one virtual NIC (named by its host-side target device)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
     name: Identifier
     rx_bytes: NonNegativeInt
@@ -54,13 +52,11 @@ class VmNic(BaseModel):
     tx_drop: NonNegativeInt
 
 
-class VmDisk(BaseModel):
+class VmDisk(Part):
     """Cumulative counters of one virtual disk (named by its guest target, e.g. `vda`).
 
     `errs` is optional: QEMU does not report it (only some hypervisors do).
     """
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
     name: Identifier
     rd_reqs: NonNegativeInt

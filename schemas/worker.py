@@ -15,11 +15,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from schemas.event import (
     Event,
     Identifier,
+    Part,
     Percent,
     UtcDatetime,
     content_event_id,
@@ -34,10 +35,8 @@ _EVENT_NAMESPACE = uuid.UUID("b6a51c1e-2f0d-4a8e-8d77-5c3e9f1a2b64")
 PositiveSeconds = Annotated[float, Field(gt=0, le=86_400)]
 
 
-class RunningTask(BaseModel):
+class RunningTask(Part):
     """One task a worker is running (seed 004's `RunningTask`): its id, and what is known of it."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
     task_id: Identifier
     name: str | None = Field(default=None, max_length=256)

@@ -23,13 +23,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from schemas.errors import InvalidEvent
 from schemas.event import (
     Identifier,
     NonNegativeFloat,
     NonNegativeInt,
+    Part,
     Percent,
     UtcDatetime,
     parse_json_object,
@@ -48,14 +49,10 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 )
 
 
-class _Seed(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+_SeedT = TypeVar("_SeedT", bound=Part)
 
 
-_SeedT = TypeVar("_SeedT", bound=_Seed)
-
-
-class SeedApiSnapshot(_Seed):
+class SeedApiSnapshot(Part):
     """Seed 000's API POST body; only node_id, cpu_percent and memory_percent are required."""
 
     node_id: Identifier
@@ -77,45 +74,45 @@ class SeedApiSnapshot(_Seed):
     load_avg_15m: NonNegativeFloat | None = None
 
 
-class SeedWsCpu(_Seed):
+class SeedWsCpu(Part):
     cpu_usage_percent: Percent
     load_avg_1min: NonNegativeFloat | None = None
     load_avg_5min: NonNegativeFloat | None = None
     load_avg_15min: NonNegativeFloat | None = None
 
 
-class SeedWsMemory(_Seed):
+class SeedWsMemory(Part):
     memory_usage_percent: Percent
     memory_used_gb: NonNegativeFloat | None = None
     memory_total_gb: NonNegativeFloat | None = None
 
 
-class SeedWsDisk(_Seed):
+class SeedWsDisk(Part):
     usage_percent: Percent
     used_gb: NonNegativeFloat
     total_gb: NonNegativeFloat
 
 
-class SeedWsDisks(_Seed):
+class SeedWsDisks(Part):
     disk_usage: dict[str, SeedWsDisk] = Field(default_factory=dict)
 
 
-class SeedWsNetwork(_Seed):
+class SeedWsNetwork(Part):
     bytes_recv: NonNegativeInt | None = None
     bytes_sent: NonNegativeInt | None = None
     active_connections: NonNegativeInt | None = None
 
 
-class SeedWsProcesses(_Seed):
+class SeedWsProcesses(Part):
     process_count: NonNegativeInt | None = None
 
 
-class SeedWsSystem(_Seed):
+class SeedWsSystem(Part):
     uptime_seconds: NonNegativeFloat | None = None
     boot_time: UtcDatetime | None = None
 
 
-class SeedWsMetrics(_Seed):
+class SeedWsMetrics(Part):
     cpu: SeedWsCpu
     memory: SeedWsMemory
     disk: SeedWsDisks = Field(default_factory=SeedWsDisks)
@@ -124,7 +121,7 @@ class SeedWsMetrics(_Seed):
     system: SeedWsSystem = Field(default_factory=SeedWsSystem)
 
 
-class SeedWsMessage(_Seed):
+class SeedWsMessage(Part):
     """Seed 000/001's WebSocket message (the seed elides details; `bytes_recv`/`bytes_sent` are
     psutil's counter names, which the seed's collector reads)."""
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from aiohttp import web as aioweb
 from faust.web import Request, Response, View
-from faust.web.exceptions import NotFound
 
 from schemas.adapters.seed003 import from_seed_body
 from schemas.backup import BackupProgress
@@ -23,7 +22,7 @@ from streams import topics
 from streams.agents.backup import state
 from streams.app import app
 from streams.domain.backup import summary
-from streams.web.cluster import gather, is_local_request
+from streams.web.cluster import gather, is_local_request, value_or_404
 from streams.web.ingest import accept
 
 
@@ -72,7 +71,5 @@ class Job(View):
     # faust types view handlers without route parameters; job_id comes from the route.
     @app.table_route(table=state.table, match_info="job_id")  # type: ignore[arg-type]
     async def get(self, request: Request, job_id: str) -> Response:
-        job = state.get(job_id)
-        if job is None:
-            raise NotFound(f"no backup job {job_id!r} has reported progress")
-        return self.json(summary(job))
+        return self.json(summary(value_or_404(
+            state, job_id, f"no backup job {job_id!r} has reported progress")))

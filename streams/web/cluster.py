@@ -4,7 +4,8 @@ Why it exists: a worker only holds the table partitions it owns, so `GET /jobs` 
 `/nodes`, `/vms`) answered from one worker's table would miss the rest. `gather` asks every host
 that owns partitions of the table for its local part (`?scope=local`, answered from
 `KeyedState.owned_items()`), merges the parts, and answers locally when it is the only owner.
-Per-key views use Faust's `@app.table_route` instead, which forwards to the key's owner.
+Per-key views use Faust's `@app.table_route` instead, which forwards to the key's owner, and
+answer 404 with `value_or_404` for a key never heard of.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 
 from aiohttp import ClientTimeout
 from faust.web import Request
-from faust.web.exceptions import ServiceUnavailable
+from faust.web.exceptions import NotFound, ServiceUnavailable
 from yarl import URL
 
 from streams.app import app
-from streams.state import KeyedState
+from streams.state import KeyedState, State
 
 LOCAL = "local"
 _TIMEOUT = ClientTimeout(total=10)
@@ -27,6 +28,14 @@ _TIMEOUT = ClientTimeout(total=10)
 
 def is_local_request(request: Request) -> bool:
     return request.query.get("scope") == LOCAL
+
+
+def value_or_404(state: KeyedState, key: str, missing: str) -> State:
+    """The key's value in this worker's table; 404 with `missing` as the reason otherwise."""
+    value = state.get(key)
+    if value is None:
+        raise NotFound(missing)
+    return value
 
 
 def _ident(url: str | URL) -> tuple[str, int]:

@@ -15,7 +15,6 @@ from typing import Any
 
 from aiohttp import web as aioweb
 from faust.web import Request, Response, View
-from faust.web.exceptions import NotFound
 
 from schemas.event import now_utc
 from schemas.worker import WorkerHeartbeat, from_body
@@ -23,7 +22,7 @@ from streams import topics
 from streams.agents.worker import workers
 from streams.app import app
 from streams.domain.worker import State, basic, telemetry
-from streams.web.cluster import gather
+from streams.web.cluster import gather, value_or_404
 from streams.web.ingest import accept
 
 
@@ -68,7 +67,5 @@ class WorkerTelemetry(View):
     # faust types view handlers without route parameters; worker_id comes from the route.
     @app.table_route(table=workers.table, match_info="worker_id")  # type: ignore[arg-type]
     async def get(self, request: Request, worker_id: str) -> Response:
-        state = workers.get(worker_id)
-        if state is None:
-            raise NotFound(f"unknown worker {worker_id!r}: no heartbeat received from it")
-        return self.json(telemetry(state))
+        return self.json(telemetry(value_or_404(
+            workers, worker_id, f"unknown worker {worker_id!r}: no heartbeat received from it")))

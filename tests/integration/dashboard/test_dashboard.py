@@ -29,8 +29,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 @pytest.fixture
 async def page(tmp_path: Path) -> AsyncIterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    # `make test` installs Debian's chromium: a missing browser is a broken set-up, not a skip.
+    assert CHROMIUM is not None, "chromium is not installed (apt-get install -y chromium)"
     async with async_playwright() as driver:
         browser = await driver.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True,

@@ -45,6 +45,10 @@ app = faust.App(
     canonical_url=settings.web_url,
     web_in_thread=False,
     consumer_auto_offset_reset="earliest",
+    # A worker can join its group before its topics exist (Faust creates them after
+    # subscribing); a short metadata age makes it see them, and rebalance, within seconds
+    # instead of Kafka's default 5 minutes.
+    consumer_metadata_max_age_ms=3000,
     broker_commit_interval=timedelta(seconds=1.0),
     producer_acks=-1,
     stream_wait_empty=False,

@@ -204,9 +204,9 @@ class AppEnv:
         finally:
             await producer.stop()
 
-    async def consume_all(self, topic: str, expect: int, timeout: float = 30.0,
-                          bootstrap: str | None = None) -> list[tuple[bytes | None, bytes]]:
-        """(key, value) of a topic from its start until `expect` arrived (or the timeout).
+    async def consume_records(self, topic: str, expect: int, timeout: float = 30.0,
+                              bootstrap: str | None = None) -> list[Any]:
+        """aiokafka records of a topic from its start until `expect` arrived (or the timeout).
 
         `bootstrap` reads another broker than the stack's (e.g. a test's private one).
         """
@@ -215,15 +215,21 @@ class AppEnv:
                                     group_id=None, enable_auto_commit=False,
                                     auto_offset_reset="earliest")
         await consumer.start()
-        records: list[tuple[bytes | None, bytes]] = []
+        records: list[Any] = []
         try:
             deadline = time.monotonic() + timeout
             while len(records) < expect and time.monotonic() < deadline:
                 for messages in (await consumer.getmany(timeout_ms=300)).values():
-                    records.extend((m.key, m.value) for m in messages)
+                    records.extend(messages)
         finally:
             await consumer.stop()
         return records
+
+    async def consume_all(self, topic: str, expect: int, timeout: float = 30.0,
+                          bootstrap: str | None = None) -> list[tuple[bytes | None, bytes]]:
+        """(key, value) of a topic, as `consume_records`."""
+        return [(r.key, r.value) for r in
+                await self.consume_records(topic, expect, timeout, bootstrap)]
 
     async def consume_json(self, name: str, expect: int, timeout: float = 15.0,
                            bootstrap: str | None = None) -> list[dict[str, Any]]:

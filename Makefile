@@ -9,7 +9,7 @@ PYTHON ?= python3
 # line-protocol TSDB, libvirt headers (libvirt-python builds from source), Chromium (dashboard test),
 # the node exporter (node agent benchmark baseline).
 APT_PACKAGES := default-jre-headless maven postgresql victoria-metrics libvirt-dev pkg-config gcc \
-	chromium prometheus-node-exporter
+	python3-venv python3-dev chromium prometheus-node-exporter
 
 .PHONY: test demo lint unit integration stack-up stack-down system-deps venv bench clean
 
@@ -42,12 +42,12 @@ lint: venv
 unit: venv
 	$(BIN)/pytest tests/unit -q
 
-# The stack comes down whatever the tests did; the exit status is pytest's (or lint's).
+# The stack comes down whatever happened (a failed start, failed tests, Ctrl-C); the exit status
+# is that of the first step that failed.
 test: system-deps venv
 	$(MAKE) lint
-	$(BIN)/fleetstream stack up
-	status=0; $(BIN)/pytest -q -p no:cacheprovider --durations=15 || status=$$?; \
-	$(BIN)/fleetstream stack down; exit $$status
+	trap '$(BIN)/fleetstream stack down' EXIT; \
+	$(BIN)/fleetstream stack up && $(BIN)/pytest -q -p no:cacheprovider --durations=15
 
 # The demo starts the stack itself, and stops it on Ctrl-C if it was not already running.
 demo: system-deps venv

@@ -58,6 +58,15 @@ _EXPECTED_ERRORS = (
 )
 
 
+
+def outbox_name(kind: str, identity: str) -> str:
+    """A publisher name (and outbox file) per producer identity, made file-safe.
+
+    Processes that may run side by side (a heartbeat emitter per worker id, a `backup-report` per
+    job) each get their own outbox file: an outbox counts its backlog per process.
+    """
+    return f"{kind}-" + re.sub(r"[^A-Za-z0-9._-]", "_", identity)
+
 class PublisherError(RuntimeError):
     """The publisher cannot deliver: used before `start()`, after `stop()`, or its task crashed."""
 

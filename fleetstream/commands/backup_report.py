@@ -17,7 +17,7 @@ from typing import Any, get_args
 from fleetstream.commands import load_settings
 from fleetstream.settings import Settings
 from producers.backup import SeqClock, progress_event
-from producers.publisher import Publisher
+from producers.publisher import Publisher, outbox_name
 from schemas.backup import JobStatus, JobType
 from schemas.errors import InvalidEvent
 
@@ -59,7 +59,7 @@ async def publish_report(settings: Settings, args: argparse.Namespace) -> bool:
         job_id=args.job_id, job_type=args.job_type, status=args.status, phase=args.phase,
         seq=SeqClock().next(), total_bytes=total, disks=disks,
         source=f"backup-report@{socket.gethostname()}", error=args.error)
-    publisher = Publisher("backup-report", settings)
+    publisher = Publisher(outbox_name("backup-report", args.job_id), settings)
     await publisher.start()
     try:
         await publisher.publish(settings.topic("backup"), args.job_id.encode(), event.encode())
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if not acknowledged:
         print(f"fleetstream: Kafka did not acknowledge the report within {args.timeout:g}s "
               f"({settings.kafka_bootstrap_servers}); it stays in the outbox and is sent by the "
-              "next backup-report", file=sys.stderr)
+              "next backup-report for this job", file=sys.stderr)
         return 1
     print(f"reported job {args.job_id}: {args.status} {args.phase}")
     return 0

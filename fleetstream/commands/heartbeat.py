@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import re
 from typing import Any
 
 from fleetstream.commands import load_settings, positive_seconds, stop_on_signals
 from fleetstream.settings import Settings
 from producers.heartbeat import HeartbeatEmitter
-from producers.publisher import Publisher
+from producers.publisher import Publisher, outbox_name
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +32,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def publisher_name(worker_id: str) -> str:
-    """The outbox name of a worker's emitter: one outbox per worker id, any id made file-safe."""
-    return "heartbeat-" + re.sub(r"[^A-Za-z0-9._-]", "_", worker_id)
-
-
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     return asyncio.run(_main(settings, args.worker_id, args.interval, once=args.once,
@@ -46,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _main(settings: Settings, worker_id: str, interval: float, *, once: bool,
                 flush_timeout: float) -> int:
-    publisher = Publisher(publisher_name(worker_id), settings)
+    publisher = Publisher(outbox_name("heartbeat", worker_id), settings)
     await publisher.start()
     emitter = HeartbeatEmitter(worker_id, publisher, settings.topic("heartbeat"),
                                interval=interval)

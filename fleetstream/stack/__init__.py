@@ -52,11 +52,18 @@ class Stack:
 
     def down(self) -> list[str]:
         """Stop every service this stack started, in reverse order."""
-        lines = []
+        lines: list[str] = []
+        failures: list[str] = []
         for service in reversed(self.services):
-            stopped = service.stop()
+            try:
+                stopped = service.stop()
+            except StackError as exc:  # keep stopping the others, then report
+                failures.append(str(exc))
+                continue
             lines.append(f"{service.name:<16} {'stopped' if stopped else 'was not running'}")
         self.env_file.unlink(missing_ok=True)
+        if failures:
+            raise StackError("; ".join(failures))
         return lines
 
     def status(self) -> tuple[bool, list[str]]:

@@ -88,7 +88,8 @@ class ManagedProcess:
         cwd: Path | None = None,
     ) -> int:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        with self.logfile.open("ab") as log:
+        # A fresh log per start: health checks read it, and must not see a previous run's lines.
+        with self.logfile.open("wb") as log:
             proc = subprocess.Popen(
                 list(argv),
                 stdin=subprocess.DEVNULL,

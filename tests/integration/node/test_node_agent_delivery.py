@@ -85,7 +85,8 @@ async def test_every_snapshot_taken_during_a_kafka_outage_lands_exactly_once(
     during = [s for s in stamps if outage_start < s < outage_end]
     assert len(during) >= OUTAGE_SECONDS - 3, f"only {len(during)} snapshots during the outage"
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
-    assert max(gaps) < 2.0, f"a snapshot is missing: largest gap {max(gaps):.1f}s"
+    # 1 s interval; the agent skips a tick it missed, so one slow collection makes a 2 s gap.
+    assert max(gaps) < 3.0, f"a snapshot is missing: largest gap {max(gaps):.1f}s"
     assert "publisher.delivery_failed" in log.read_text()
 
 

@@ -205,14 +205,16 @@ async def test_an_unreachable_broker_keeps_events_queued_without_slowing_publish
 
         started = time.perf_counter()
         assert not await publisher.flush(1.0)
-        assert 0.9 < time.perf_counter() - started < 2.0
+        assert 0.9 < time.perf_counter() - started < 5.0
 
         stats = await publisher.stats()
         assert stats.depth == 201
         assert not stats.connected
         assert stats.last_error is not None and "KafkaConnectionError" in stats.last_error
-        assert statistics.median(latencies) < 0.005
-        assert max(latencies) < 0.05
+        # Bounds for a loaded 2-core machine; a publish that waited on Kafka would take the
+        # 10 s request timeout.
+        assert statistics.median(latencies) < 0.05
+        assert max(latencies) < 0.5
     finally:
         started = time.perf_counter()
         await publisher.stop(flush_timeout=0.1)

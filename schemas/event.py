@@ -30,10 +30,13 @@ def _utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+# Bounds the sinks can store: PostgreSQL int8, no NUL in text, no inf/NaN (see `Part`/`Event`).
+# A value outside them is rejected here (422 or dead letter), never passed to a projection, where
+# it would crash the agent or stall its partition.
+NonNegativeInt = Annotated[int, Field(ge=0, le=2**63 - 1)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 Percent = Annotated[float, Field(ge=0, le=100)]
-Identifier = Annotated[str, Field(min_length=1, max_length=256)]
+Identifier = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00]+$")]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -50,13 +53,14 @@ class Part(BaseModel):
     Unknown fields are ignored, so a newer producer's extra figures do not break older workers.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
 
 class Event(BaseModel):
     """Common envelope: event_id, schema, source, ts. Subclasses set `SCHEMA` and a Literal."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore",
+                              allow_inf_nan=False)
 
     SCHEMA: ClassVar[str]
 

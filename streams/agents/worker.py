@@ -68,12 +68,17 @@ async def _write_rows(states: list[State]) -> None:
 
 
 async def handle(decoded: Sequence[Decoded[WorkerHeartbeat]], now_us: int) -> None:
-    """Fold one batch into the worker states, alert on transitions, project what changed."""
-    changes = await _alerting.apply(
+    """Fold one batch into the worker states, alert on transitions, project every worker in it.
+
+    Every worker of the batch is projected, changed or not: after a crash between storing the
+    states and writing the rows, the redelivered batch changes nothing in the restored table but
+    must still write its rows (the `last_update` guard makes rewriting harmless).
+    """
+    await _alerting.apply(
         decoded, lambda heartbeat: heartbeat.worker_id,
         lambda before, heartbeats: apply_heartbeats(before, heartbeats, now_us,
                                                     settings.worker_inactive_seconds))
-    await _alerting.project((change.key for change in changes), _write_rows)
+    await _alerting.project({item.event.worker_id for item in decoded}, _write_rows)
     lines = [point for point in (influx_line(item.event) for item in decoded) if point]
     await influx().write(lines, what="worker")
 

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import ClientTimeout
+from aiohttp import ClientError, ClientTimeout
 from faust.web import Request
 from faust.web.exceptions import NotFound, ServiceUnavailable
 from yarl import URL
@@ -52,7 +52,7 @@ async def _fetch_part(request: Request, host: str) -> dict[str, Any]:
                 raise ServiceUnavailable(f"worker {host} answered {response.status}")
             part: dict[str, Any] = await response.json()
             return part
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ClientError) as exc:
         raise ServiceUnavailable(f"worker {host} did not answer: {exc}") from exc
 
 

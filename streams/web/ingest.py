@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiohttp import web as aioweb
+from aiokafka.errors import KafkaError
 from faust.web.exceptions import NotAuthenticated, ServiceUnavailable, WebError
 
 from schemas.deadletter import DeadLetter
@@ -74,7 +75,7 @@ async def publish(topic: Any, key: str, value: bytes) -> None:
     try:
         fut = await topic.send(key=key.encode(), value=value)
         await asyncio.wait_for(asyncio.shield(fut), _PUBLISH_TIMEOUT)
-    except (TimeoutError, OSError) as exc:
+    except (TimeoutError, OSError, KafkaError) as exc:
         raise ServiceUnavailable(f"event not acknowledged by Kafka: {exc}") from exc
 
 

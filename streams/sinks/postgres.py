@@ -119,8 +119,3 @@ class Database:
             await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
             await conn.close()
         return applied_now
-
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None

@@ -34,7 +34,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from fleetstream.settings import read_dotenv
+from common.settings import read_dotenv
 from producers.backup import progress_event
 from schemas.backup import BackupProgress
 from schemas.event import decode

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from fleetstream.settings import read_dotenv
+from common.settings import read_dotenv
 
 REPO = Path(__file__).resolve().parents[1]
 FLEETSTREAM = str(Path(sys.executable).parent / "fleetstream")

@@ -24,7 +24,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from fleetstream.settings import Settings, read_dotenv
+from common.settings import Settings, read_dotenv
 from producers.publisher import Publisher
 
 REPO = Path(__file__).resolve().parents[1]

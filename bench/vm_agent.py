@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 import libvirt  # noqa: E402
 
-from fleetstream.settings import Settings  # noqa: E402
+from common.settings import Settings  # noqa: E402
 from producers.publisher import Publisher  # noqa: E402
 from producers.vm.agent import VmAgent  # noqa: E402
 from producers.vm.convert import devices_from_xml  # noqa: E402

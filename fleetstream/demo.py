@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from fleetstream.settings import read_dotenv
+from common.settings import read_dotenv
 from fleetstream.stack import Stack
 
 FLEETSTREAM = str(Path(sys.executable).parent / "fleetstream")

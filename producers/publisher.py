@@ -39,7 +39,7 @@ from aiokafka.errors import (
 )
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from fleetstream.settings import Settings
+from common.settings import Settings
 from producers.outbox import Outbox, RecordTooLargeError
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from datetime import timedelta
 
 import faust
 
-from fleetstream.settings import Settings
+from common.settings import WORKER, Settings
 from schemas.codec import CODEC_NAME, register_with_faust
 
-settings = Settings.load()
+settings = Settings.load(process=WORKER)
 register_with_faust()
 
 

@@ -14,8 +14,8 @@ import socket
 import sys
 from typing import Any, get_args
 
+from common.settings import BACKUP_REPORT, Settings
 from fleetstream.commands import load_settings
-from fleetstream.settings import Settings
 from producers.backup import SeqClock, progress_event
 from producers.publisher import Publisher, outbox_name
 from schemas.backup import JobStatus, JobType
@@ -69,7 +69,7 @@ async def publish_report(settings: Settings, args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = load_settings(BACKUP_REPORT)
     try:
         acknowledged = asyncio.run(publish_report(settings, args))
     except InvalidEvent as exc:

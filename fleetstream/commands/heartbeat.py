@@ -13,8 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
+from common.settings import HEARTBEAT, Settings
 from fleetstream.commands import load_settings, positive_seconds, stop_on_signals
-from fleetstream.settings import Settings
 from producers.heartbeat import HeartbeatEmitter
 from producers.publisher import Publisher, outbox_name
 
@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = load_settings(HEARTBEAT)
     return asyncio.run(_main(settings, args.worker_id, args.interval, once=args.once,
                              flush_timeout=args.flush_timeout))
 

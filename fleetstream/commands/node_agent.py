@@ -12,8 +12,8 @@ import asyncio
 import logging
 from typing import Any
 
+from common.settings import NODE_AGENT, Settings
 from fleetstream.commands import load_settings, positive_seconds, stop_on_signals
-from fleetstream.settings import Settings
 from producers.node.agent import NodeAgent
 from producers.node.collector import NodeCollector
 from producers.publisher import Publisher
@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = load_settings(NODE_AGENT)
     interval = args.interval or settings.node_interval
     return asyncio.run(_main(settings, interval, once=args.once, timeout=args.timeout))
 

@@ -24,8 +24,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from common.settings import Settings
 from fleetstream.commands import load_settings
-from fleetstream.settings import Settings
 
 RAW_TOPICS = ("node", "vm", "backup", "heartbeat", "alerts")
 

@@ -13,8 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
-from fleetstream.commands import load_settings, stop_on_signals
-from fleetstream.settings import Settings, mask_url
+from common.process import load_settings, stop_on_signals
+from common.settings import VM_AGENT, Settings, mask_url
 from producers.publisher import Publisher
 from producers.vm import api
 from producers.vm.agent import VmAgent
@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = load_settings(VM_AGENT)
     return asyncio.run(_main(settings, once=args.once, flush_timeout=args.flush_timeout))
 
 

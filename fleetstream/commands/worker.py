@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from common.settings import WORKER as PROCESS
 from fleetstream.commands import load_settings
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    log.info("worker.config %s", " ".join(f"{k}={v}" for k, v in settings.masked().items()))
+    settings = load_settings(PROCESS)
+    log.info("worker.config %s", " ".join(f"{k}={v}" for k, v in settings.masked(PROCESS).items()))
     from streams.app import app
 
     Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)

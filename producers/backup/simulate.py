@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import itertools
 
-from fleetstream.commands import load_settings, stop_on_signals
+from common.process import load_settings, stop_on_signals
+from common.settings import BACKUP_REPORT
 from producers.backup.reporter import BackupReporter
 from producers.publisher import Publisher
 
@@ -43,7 +44,7 @@ async def copy_job(publisher: Publisher, topic: str, job_id: str, disks: int, to
 
 
 async def run(job_prefix: str, disks: int, total_bytes: int) -> None:
-    settings = load_settings()
+    settings = load_settings(BACKUP_REPORT)
     publisher = Publisher("backup-simulator", settings)
     await publisher.start()
     stop = stop_on_signals()

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fleetstream.settings import Settings, mask_url
+from common.settings import Settings, mask_url
 from producers.publisher import Publisher, backoff_delay
 from producers.vm.convert import sample_from_stats
 from producers.vm.libvirt_source import LibvirtSource, LibvirtUnavailable

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from fleetstream.settings import Settings
+from common.settings import Settings
 from producers.vm.agent import VmAgent
 
 

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import libvirt
 
-from fleetstream.settings import mask_url
+from common.settings import mask_url
 from producers.vm.convert import Devices, devices_from_xml, per_domain_stats
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from influxdb_client_3 import (
 )
 from influxdb_client_3.write_client.client.write_api import WriteType
 
-from fleetstream.settings import Settings
+from common.settings import Settings
 from streams.sinks.base import SinkUnavailable, write_durably
 
 _TAG_ESCAPE = re.compile(r"([,= ])")

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from fleetstream.settings import SETTINGS, Settings
+from common.settings import SETTINGS, Settings
 
 REPO = Path(__file__).resolve().parents[2]
 FLEETSTREAM_SERVICES = ("worker", "node-agent")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetstream.settings import Settings
+from common.settings import Settings
 from producers.backup import BackupReporter
 from producers.publisher import Publisher
 from tests.integration.backup.support import job

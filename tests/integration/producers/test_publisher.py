@@ -19,7 +19,7 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.protocol.produce import ProduceRequest
 
-from fleetstream.settings import Settings
+from common.settings import Settings
 from producers.publisher import Publisher, PublisherError
 
 pytestmark = pytest.mark.integration

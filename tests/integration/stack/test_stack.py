@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from fleetstream.settings import Settings
+from common.settings import Settings
 from fleetstream.stack import Stack, services
 from fleetstream.stack.process import port_open
 from fleetstream.stack.services import Ports

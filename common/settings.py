@@ -22,6 +22,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
 
+WORKER = "worker"
+NODE_AGENT = "node-agent"
+VM_AGENT = "vm-agent"
+HEARTBEAT = "heartbeat"
+BACKUP_REPORT = "backup-report"
+PRODUCERS = frozenset({NODE_AGENT, VM_AGENT, HEARTBEAT, BACKUP_REPORT})
+PROCESSES = frozenset({WORKER}) | PRODUCERS
+"""Each process reads and shows only the settings of its own section (`Setting.used_by`)."""
+_ALL = PROCESSES
+_WORKER = frozenset({WORKER})
+_VM = frozenset({VM_AGENT})
+_NODE = frozenset({NODE_AGENT})
+
 
 class ConfigError(ValueError):
     """Raised when one or more settings are missing or invalid; the message names every one."""
@@ -102,6 +115,7 @@ class Setting:
     parse: Callable[[str], Any]
     default: str | None
     doc: str
+    used_by: frozenset[str]
     secret: bool = False
     url_with_credentials: bool = False
 
@@ -117,64 +131,72 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", _non_empty, "127.0.0.1:9092",
-            "Kafka bootstrap servers, host:port[,host:port]."),
+            "Kafka bootstrap servers, host:port[,host:port].", used_by=_ALL),
     Setting("database_url", "DATABASE_URL", _non_empty,
             "postgresql://fleetstream@127.0.0.1:55432/fleetstream",
-            "PostgreSQL URL for the projections.", url_with_credentials=True),
+            "PostgreSQL URL for the projections.", used_by=_WORKER, url_with_credentials=True),
     Setting("influx_url", "INFLUX_URL", _non_empty, "http://127.0.0.1:8428",
-            "InfluxDB (or line-protocol TSDB) base URL."),
-    Setting("influx_db", "INFLUX_DB", _non_empty, "fleetstream", "InfluxDB database (bucket)."),
-    Setting("influx_token", "INFLUX_TOKEN", _optional, "", "InfluxDB API token.", secret=True),
+            "InfluxDB (or line-protocol TSDB) base URL.", used_by=_WORKER),
+    Setting("influx_db", "INFLUX_DB", _non_empty, "fleetstream", "InfluxDB database (bucket).",
+            used_by=_WORKER),
+    Setting("influx_token", "INFLUX_TOKEN", _optional, "", "InfluxDB API token.",
+            used_by=_WORKER, secret=True),
     Setting("batch_max_lines", "BATCH_MAX_LINES", _positive_int, "2000",
-            "Flush a sink batch at this many rows/lines."),
+            "Flush a sink batch at this many rows/lines.", used_by=_WORKER),
     Setting("batch_max_sec", "BATCH_MAX_SEC", _positive_float, "1.0",
-            "Flush a sink batch after this many seconds."),
+            "Flush a sink batch after this many seconds.", used_by=_WORKER),
     Setting("libvirt_uri", "LIBVIRT_URI", _non_empty, "qemu:///system",
-            "libvirt connection URI for the VM agent.", url_with_credentials=True),
+            "libvirt connection URI for the VM agent.", used_by=_VM, url_with_credentials=True),
     Setting("poll_interval", "POLL_INTERVAL", _positive_float, "1.0",
-            "VM agent polling interval, seconds."),
+            "VM agent polling interval, seconds.", used_by=_VM),
     Setting("device_cache_ttl", "DEVICE_CACHE_TTL", _positive_float, "300",
-            "Seconds a domain's NIC/disk names are cached."),
+            "Seconds a domain's NIC/disk names are cached.", used_by=_VM),
     Setting("libvirt_timeout", "LIBVIRT_TIMEOUT", _positive_float, "30.0",
-            "Seconds one libvirt call may take."),
+            "Seconds one libvirt call may take.", used_by=_VM),
     Setting("vm_agent_host", "FLEETSTREAM_VM_AGENT_HOST", _non_empty, "127.0.0.1",
-            "Address the VM agent's control API binds."),
+            "Address the VM agent's control API binds.", used_by=_VM),
     Setting("vm_agent_port", "FLEETSTREAM_VM_AGENT_PORT", _port, "8765",
-            "Port of the VM agent's control API (seed 002's /api/telemetry/*)."),
+            "Port of the VM agent's control API (seed 002's /api/telemetry/*).", used_by=_VM),
     Setting("topic_prefix", "FLEETSTREAM_TOPIC_PREFIX", _topic_prefix, "telemetry.",
-            "Prefix of every fleetstream topic."),
+            "Prefix of every fleetstream topic.", used_by=_ALL),
     Setting("partitions", "FLEETSTREAM_PARTITIONS", _positive_int, "8",
-            "Partitions of each fleetstream topic."),
+            "Partitions of each fleetstream topic.", used_by=_WORKER),
     Setting("app_id", "FLEETSTREAM_APP_ID", _non_empty, "fleetstream",
-            "Faust application id (consumer group and changelog topic prefix)."),
+            "Faust application id (consumer group and changelog topic prefix).", used_by=_WORKER),
     Setting("stale_after_seconds", "FLEETSTREAM_STALE_AFTER_SECONDS", _positive_float, "60",
-            "A running backup job silent this long is stale."),
+            "A running backup job silent this long is stale.", used_by=_WORKER),
     Setting("stalled_after_seconds", "FLEETSTREAM_STALLED_AFTER_SECONDS", _positive_float, "300",
-            "A running backup job silent this long is stalled."),
+            "A running backup job silent this long is stalled.", used_by=_WORKER),
     Setting("worker_inactive_seconds", "FLEETSTREAM_WORKER_INACTIVE_SECONDS", _positive_float,
-            "30", "A worker without a heartbeat this long is inactive."),
+            "30", "A worker without a heartbeat this long is inactive.", used_by=_WORKER),
     Setting("sweep_interval_seconds", "FLEETSTREAM_SWEEP_INTERVAL_SECONDS", _positive_float,
-            "1.0", "How often staleness/inactivity is checked."),
+            "1.0", "How often staleness/inactivity is checked.", used_by=_WORKER),
     Setting("web_host", "FLEETSTREAM_WEB_HOST", _non_empty, "127.0.0.1",
-            "Host other workers reach this HTTP server at (also bound unless WEB_BIND is set)."),
+            "Host other workers reach this HTTP server at (also bound unless WEB_BIND is set).",
+            used_by=_WORKER),
     Setting("web_bind", "FLEETSTREAM_WEB_BIND", _optional, "",
-            "Address the HTTP server binds (empty: FLEETSTREAM_WEB_HOST), e.g. 0.0.0.0."),
-    Setting("web_port", "FLEETSTREAM_WEB_PORT", _port, "6066", "HTTP port of the worker."),
+            "Address the HTTP server binds (empty: FLEETSTREAM_WEB_HOST), e.g. 0.0.0.0.",
+            used_by=_WORKER),
+    Setting("web_port", "FLEETSTREAM_WEB_PORT", _port, "6066", "HTTP port of the worker.",
+            used_by=_WORKER),
     Setting("ingest_token", "FLEETSTREAM_INGEST_TOKEN", _optional, "",
-            "Bearer token required by the ingest endpoints (empty: no token).", secret=True),
+            "Bearer token required by the ingest endpoints (empty: no token).",
+            used_by=_WORKER, secret=True),
     Setting("max_body_bytes", "FLEETSTREAM_MAX_BODY_BYTES", _positive_int, "1048576",
-            "Largest ingest request body accepted (413 above)."),
+            "Largest ingest request body accepted (413 above).", used_by=_WORKER),
     Setting("data_dir", "FLEETSTREAM_DATA_DIR", _path, "~/.local/share/fleetstream",
-            "Directory for local state: the outbox and the Faust table stores."),
+            "Directory for local state: the outbox and the Faust table stores.", used_by=_ALL),
     Setting("outbox_max_events", "FLEETSTREAM_OUTBOX_MAX_EVENTS", _positive_int, "100000",
-            "Most events the producer outbox holds; the oldest are dropped beyond it."),
+            "Most events the producer outbox holds; the oldest are dropped beyond it.",
+            used_by=PRODUCERS),
     Setting("outbox_max_bytes", "FLEETSTREAM_OUTBOX_MAX_BYTES", _positive_int, "268435456",
-            "Most payload bytes the producer outbox holds; the oldest are dropped beyond it."),
+            "Most payload bytes the producer outbox holds; the oldest are dropped beyond it.",
+            used_by=PRODUCERS),
     Setting("node_id", "FLEETSTREAM_NODE_ID", _optional, "",
-            "Node id the node agent reports (empty: this host's name)."),
+            "Node id the node agent reports (empty: this host's name).", used_by=_NODE),
     Setting("node_interval", "FLEETSTREAM_NODE_INTERVAL", _positive_float, "60",
-            "Node agent collection interval, seconds."),
-    Setting("log_level", "FLEETSTREAM_LOG_LEVEL", _log_level, "info", "Log level."),
+            "Node agent collection interval, seconds.", used_by=_NODE),
+    Setting("log_level", "FLEETSTREAM_LOG_LEVEL", _log_level, "info", "Log level.", used_by=_ALL),
 )
 
 
@@ -216,9 +238,16 @@ class Settings:
 
     @classmethod
     def load(
-        cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+        cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env"),
+        process: str | None = None,
     ) -> Settings:
-        """Read every setting from `environ` (default: the process environment) over `.env`."""
+        """Read the settings from `environ` (default: the process environment) over `.env`.
+
+        With `process`, only that process's section is read from the environment; the others
+        keep their defaults (a node agent is not stopped by a bad `DATABASE_URL` it never uses).
+        """
+        if process is not None and process not in PROCESSES:
+            raise ValueError(f"unknown process {process!r}; one of {sorted(PROCESSES)}")
         source: dict[str, str] = {}
         if dotenv is not None and dotenv.is_file():
             source.update(read_dotenv(dotenv))
@@ -226,7 +255,8 @@ class Settings:
         values: dict[str, Any] = {}
         problems: list[str] = []
         for setting in SETTINGS:
-            raw = source.get(setting.env, setting.default)
+            mine = process is None or process in setting.used_by
+            raw = source.get(setting.env, setting.default) if mine else setting.default
             if raw is None:
                 problems.append(f"{setting.env} is required ({setting.doc})")
                 continue
@@ -244,9 +274,13 @@ class Settings:
             raise ConfigError(problems)
         return cls(**values)
 
-    def masked(self) -> dict[str, str]:
-        """Environment variable -> value as safe to show or log (secrets and credentials hidden)."""
-        return {s.env: s.shown(getattr(self, s.attr)) for s in SETTINGS}
+    def masked(self, process: str | None = None) -> dict[str, str]:
+        """Environment variable -> value as safe to show or log (secrets and credentials hidden).
+
+        With `process`, only the settings of that process's section.
+        """
+        return {s.env: s.shown(getattr(self, s.attr)) for s in SETTINGS
+                if process is None or process in s.used_by}
 
     def topic(self, name: str) -> str:
         """The full topic name of a fleetstream topic, e.g. `topic('backup')`."""

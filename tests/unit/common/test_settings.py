@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from fleetstream.settings import MASK, SETTINGS, ConfigError, Settings, mask_url
+from common.settings import (
+    MASK,
+    NODE_AGENT,
+    PROCESSES,
+    SETTINGS,
+    WORKER,
+    ConfigError,
+    Settings,
+    mask_url,
+)
 
 
 def test_every_declared_setting_is_a_field_and_back() -> None:
@@ -78,3 +87,20 @@ def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:
     assert settings.web_port == 7000
     assert settings.influx_db == "metrics"
     assert settings.batch_max_sec == 0.5
+
+
+def test_a_process_reads_and_shows_only_its_own_section() -> None:
+    environ = {"DATABASE_URL": "", "FLEETSTREAM_NODE_INTERVAL": "5", "POLL_INTERVAL": "-1"}
+    node = Settings.load(environ, dotenv=None, process=NODE_AGENT)
+    assert node.node_interval == 5.0
+    shown = node.masked(NODE_AGENT)
+    assert "DATABASE_URL" not in shown and "POLL_INTERVAL" not in shown
+    assert "KAFKA_BOOTSTRAP_SERVERS" in shown and "FLEETSTREAM_OUTBOX_MAX_EVENTS" in shown
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(environ, dotenv=None, process=WORKER)
+    assert "DATABASE_URL" in str(caught.value) and "POLL_INTERVAL" not in str(caught.value)
+
+
+def test_every_setting_belongs_to_a_known_process() -> None:
+    for setting in SETTINGS:
+        assert setting.used_by and setting.used_by <= PROCESSES, setting.env

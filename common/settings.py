@@ -90,6 +90,21 @@ def _log_level(raw: str) -> str:
     return level
 
 
+RETENTION_DEFAULTS = {"jobs": 86_400.0, "workers": 604_800.0, "nodes": 604_800.0,
+                      "vms": 86_400.0}
+
+
+def _retention(raw: str) -> dict[str, float]:
+    """`jobs=86400,workers=604800`: seconds per table; tables not named keep their default."""
+    result = dict(RETENTION_DEFAULTS)
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        name, sep, seconds = part.partition("=")
+        if not sep or name.strip() not in RETENTION_DEFAULTS:
+            raise ValueError(f"expected NAME=SECONDS with NAME one of {sorted(RETENTION_DEFAULTS)}")
+        result[name.strip()] = _positive_float(seconds)
+    return result
+
+
 def _path(raw: str) -> Path:
     return Path(raw).expanduser()
 
@@ -171,6 +186,13 @@ SETTINGS: tuple[Setting, ...] = (
             "30", "A worker without a heartbeat this long is inactive.", used_by=_WORKER),
     Setting("sweep_interval_seconds", "FLEETSTREAM_SWEEP_INTERVAL_SECONDS", _positive_float,
             "1.0", "How often staleness/inactivity is checked.", used_by=_WORKER),
+    Setting("max_clock_skew_seconds", "FLEETSTREAM_MAX_CLOCK_SKEW_SECONDS", _positive_float,
+            "300", "Events timed further ahead of the worker's clock are dead-lettered.",
+            used_by=_WORKER),
+    Setting("retention_seconds", "FLEETSTREAM_RETENTION_SECONDS", _retention, "",
+            "How long ended jobs and silent workers/nodes/VMs stay in the live tables, e.g. "
+            "'jobs=86400,workers=604800,nodes=604800,vms=86400' (the defaults); their "
+            "PostgreSQL rows are kept.", used_by=_WORKER),
     Setting("web_host", "FLEETSTREAM_WEB_HOST", _non_empty, "127.0.0.1",
             "Host other workers reach this HTTP server at (also bound unless WEB_BIND is set).",
             used_by=_WORKER),
@@ -224,6 +246,8 @@ class Settings:
     stalled_after_seconds: float
     worker_inactive_seconds: float
     sweep_interval_seconds: float
+    max_clock_skew_seconds: float
+    retention_seconds: dict[str, float]
     web_host: str
     web_bind: str
     web_port: int

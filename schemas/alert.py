@@ -37,13 +37,16 @@ class Alert(BaseModel):
     state: AlertState
     at: UtcDatetime
     detail: dict[str, Any] = Field(default_factory=dict)
+    clears: str | None = None
+    """On a `cleared` alert: the `alert_id` of the raised one it ends (None on older records)."""
 
     @classmethod
     def transition(
-        cls, kind: str, subject: str, state: AlertState, at: datetime, **detail: Any
+        cls, kind: str, subject: str, state: AlertState, at: datetime,
+        clears: str | None = None, **detail: Any
     ) -> Alert:
         return cls(alert_id=alert_id(kind, subject, state, at), kind=kind, subject=subject,
-                   state=state, at=at, detail=detail)
+                   state=state, at=at, detail=detail, clears=clears)
 
     def encode(self) -> bytes:
         return self.model_dump_json().encode()

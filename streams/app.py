@@ -5,7 +5,7 @@ Why it exists: every agent, table, timer and web view registers on this `app`. M
 never edits this file.
 
 Processing guarantee: at-least-once. Agents consume in batches and write their projections before
-the batch's offsets are acknowledged (see `streams.sinks.base`); all sinks are idempotent.
+the batch's offsets are acknowledged (see `streams.pipeline.runtime`); all sinks are idempotent.
 """
 
 from __future__ import annotations

@@ -58,6 +58,19 @@ class KeyedState:
         self.table.data[key] = value
         self.table.send_changelog(partition, key.encode(), value)
 
+    def delete(self, key: str, partition: int) -> None:
+        """Forget the key here and tombstone it in the changelog (recovery drops it too)."""
+        self.table.data.pop(key, None)
+        self.table.send_changelog(partition, key.encode(), None, value_serializer="raw")
+
+    @staticmethod
+    def partition_of(value: State) -> int:
+        partition: int = value[PARTITION_FIELD]
+        return partition
+
+    def __len__(self) -> int:
+        return len(self.table.data)
+
     def items(self) -> Iterator[tuple[str, State]]:
         yield from self.table.data.items()
 

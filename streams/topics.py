@@ -39,8 +39,12 @@ backup = _topic("backup")
 heartbeat = _topic("heartbeat")
 alerts = _topic("alerts")
 deadletter = _topic("deadletter")
+# Derived: the TSDB points of every pipeline, drained by the TSDB pipeline with its own offsets.
+# Rebuilt by a replay, so kept as long as the broker default (an outage shorter than that loses
+# nothing).
+points = _topic("points", keep=False)
 
-ALL = (node, vm, backup, heartbeat, alerts, deadletter)
+ALL = (node, vm, backup, heartbeat, alerts, deadletter, points)
 
 
 @app.task(on_leader=False)

@@ -1,69 +1,66 @@
-"""Node snapshots → latest state per node (with network rates) → telemetry_history and `node`.
+"""Node snapshots: `telemetry.node` -> latest state per node -> history rows and `node` points.
 
-Why it exists: this is the glue between `telemetry.node` and the node projections; the decisions
-(rates, duplicates, out-of-order) are made by `streams.domain.node.advance`.
-
-Checkpoint order, per batch: decode (invalid → dead letter), compute every snapshot's step from
-the state, write PostgreSQL and InfluxDB, and only then advance the table. A snapshot's row depends
-on the state before it, so the state moves only once its rows are durable: a batch re-delivered
-after a crash recomputes the same rows, which the sinks then ignore (primary key / same point).
-Only this agent writes the node table, so nothing else can move it during the writes.
+Why it exists: it hands the runtime (`streams.pipeline`) the node domain: each snapshot advances
+the node's state (`streams.domain.node.advance`: network rates, duplicates, out-of-order), every
+snapshot becomes a history row and a point (`streams.projections.node`), and a node silent for
+longer than its retention (`FLEETSTREAM_RETENTION_SECONDS` nodes=...) leaves the table.
+A snapshot's row depends on the state before it; the runtime stores states only after the rows
+are durable, so a re-delivered batch recomputes the same rows (the sinks then skip them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from schemas.adapters.node import HISTORY_COLUMNS, to_history_row
-from schemas.node import NodeSnapshot
-from streams import topics
-from streams.app import app, settings
-from streams.batches import Decoded, decode_batch
-from streams.domain.node import NodeState, advance, influx_fields
-from streams.sinks import database, influx
-from streams.sinks.influx import line
-from streams.state import KeyedState
-
-state = KeyedState("nodes", topics.node, help="Latest snapshot and network rates of each node")
-
-INSERT_HISTORY = (
-    f"INSERT INTO telemetry_history ({', '.join(HISTORY_COLUMNS)}) "
-    f"VALUES ({', '.join(f'${i}' for i in range(1, len(HISTORY_COLUMNS) + 1))}) "
-    "ON CONFLICT (node_id, timestamp) DO NOTHING"
-)
+from schemas.event import decode, epoch_micros
+from schemas.node import NodeRates, NodeSnapshot
+from streams import tables, topics
+from streams.app import settings
+from streams.domain.node import NodeState, advance
+from streams.pipeline.domain import Domain, Projected, Record, State, Step
+from streams.pipeline.register import points, postgres, register
+from streams.projections import node as projection
+from streams.projections.points import SINK as POINTS
 
 
-def current(node_id: str) -> NodeState | None:
-    """The node's latest state in this worker's table (None when unknown here)."""
-    value = state.get(node_id)
-    return NodeState.from_value(value) if value is not None else None
+class Nodes(Domain[NodeSnapshot]):
+    """Node snapshots folded into the latest state per node, keyed by node_id."""
+
+    name = "node"
+
+    def __init__(self, retention_s: float) -> None:
+        self.retention_us = round(retention_s * 1_000_000)
+
+    def decode(self, record: Record) -> NodeSnapshot:
+        return decode(NodeSnapshot, record.value or b"")
+
+    def key(self, event: NodeSnapshot) -> str:
+        return event.node_id
+
+    def event_us(self, event: NodeSnapshot) -> int:
+        return epoch_micros(event.ts)
+
+    def fold(self, key: str, before: State | None, events: Sequence[NodeSnapshot],
+             now_us: int) -> Step:
+        current = None if before is None else NodeState.from_value(before)
+        advanced: NodeState | None = None
+        emitted: list[tuple[NodeSnapshot, NodeRates]] = []
+        for snapshot in events:
+            step = advance(advanced or current, snapshot)
+            emitted.append((snapshot, step.rates))
+            if step.state is not None:
+                advanced = step.state
+        return Step(None if advanced is None else advanced.to_value(), emitted=emitted)
+
+    def project(self, key: str, state: State | None, step: Step) -> Projected:
+        point = projection.points(key, step.emitted)
+        return {"postgres": [projection.history_row(s, r) for s, r in step.emitted],
+                POINTS: [point] if point else []}
+
+    def sweep(self, key: str, state: State, now_us: int) -> Step | None:
+        last_us = epoch_micros(NodeState.from_value(state).snapshot.ts)
+        return Step(delete=True) if now_us - last_us >= self.retention_us else None
 
 
-async def apply(batch: Sequence[Decoded[NodeSnapshot]]) -> None:
-    """Project a batch of snapshots, then advance the table (see the module's checkpoint order)."""
-    advanced: dict[str, tuple[NodeState, int]] = {}
-    rows: list[tuple[Any, ...]] = []
-    lines: list[str] = []
-    for item in batch:
-        snapshot = item.event
-        pending = advanced.get(snapshot.node_id)
-        step = advance(pending[0] if pending else current(snapshot.node_id), snapshot)
-        rows.append(to_history_row(snapshot, step.rates))
-        point = line("node", {"node_id": snapshot.node_id},
-                     influx_fields(snapshot, step.rates), snapshot.ts)
-        if point is not None:
-            lines.append(point)
-        if step.state is not None:
-            advanced[snapshot.node_id] = (step.state, item.partition)
-    await database().write([(INSERT_HISTORY, rows)], what="telemetry_history")
-    await influx().write(lines, what="node")
-    for node_id, (new_state, partition) in advanced.items():
-        state.put(node_id, new_state.to_value(), partition)
-
-
-@app.agent(topics.node)
-async def process(stream: Any) -> None:
-    async for records in stream.take_events(settings.batch_max_lines,
-                                            within=settings.batch_max_sec):
-        await apply(await decode_batch(records, NodeSnapshot))
+pipeline = register(Nodes(settings.retention_seconds["nodes"]), topics.node, tables.nodes,
+                    [postgres(), points()], sweep_quiet_s=settings.retention_seconds["nodes"])

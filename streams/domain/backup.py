@@ -31,7 +31,7 @@ time of the latest report, and is not applied to partitions the worker is still 
 Levels: 0 fresh, 1 stale, 2 stalled. Every transition up raises one
 alert whose time is the deterministic `last_telemetry + threshold` (so a worker re-raising it
 after a crash produces the same `alert_id`); fresh telemetry clears every raised level, one
-clearing alert each.
+clearing alert each, naming the id of the alert it clears (kept in the state's `open_alerts`).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _apply(job: State | None, event: BackupProgress) -> State:
             reported_total=event.total_bytes, error=event.error,
             completed_us=ts if job["ended_seq"] is not None else None)
         if job["stale_level"] != FRESH:
-            job["stale_level"], job["stale_since_us"] = FRESH, None
+            job["stale_level"], job["stale_since_us"], job["open_alerts"] = FRESH, None, {}
     job["started_us"] = min(job["started_us"], ts)
     disks: dict[str, Any] = job["disks"]
     for disk in event.disks:
@@ -193,8 +193,9 @@ def resume_alerts(before: State | None, after: State) -> list[Alert]:
         return []
     at = from_micros(after["last_telemetry_us"])
     assert at is not None
+    raised: dict[str, str] = before.get("open_alerts") or {}
     return [Alert.transition(ALERT_KINDS[level], after["job_id"], "cleared", at,
-                             job_type=after["job_type"])
+                             clears=raised.get(ALERT_KINDS[level]), job_type=after["job_type"])
             for level in range(before["stale_level"], FRESH, -1)]
 
 
@@ -243,7 +244,10 @@ def sweep(job: State, now_us: int, stale_after_s: float, stalled_after_s: float
                                        job_type=job["job_type"],
                                        last_telemetry_at=from_micros(last)))
     since = job["stale_since_us"] or last + round(stale_after_s * 1_000_000)
-    return {**job, "stale_level": level, "stale_since_us": since}, alerts
+    # The ids of the raised alerts, so that fresh telemetry clears exactly these.
+    open_alerts = {**(job.get("open_alerts") or {}), **{a.kind: a.alert_id for a in alerts}}
+    return {**job, "stale_level": level, "stale_since_us": since,
+            "open_alerts": open_alerts}, alerts
 
 
 def summary(job: State) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.alert import Alert
+from schemas.alert import Alert, alert_id
 from schemas.event import epoch_micros
 from schemas.worker import WorkerHeartbeat
 
@@ -94,9 +94,11 @@ def apply_heartbeats(
         after.update(is_active=state["is_active"], inactive_since_us=state["inactive_since_us"])
         return after, alerts
     after.update(is_active=True, inactive_since_us=None)
-    alerts.append(Alert.transition(ALERT_KIND, after["worker_id"], "cleared",
-                                   from_micros(first_fresh),
-                                   inactive_since=from_micros(state["inactive_since_us"])))
+    inactive_since = from_micros(state["inactive_since_us"])
+    alerts.append(Alert.transition(
+        ALERT_KIND, after["worker_id"], "cleared", from_micros(first_fresh),
+        clears=alert_id(ALERT_KIND, after["worker_id"], "raised", inactive_since),
+        inactive_since=inactive_since))
     return after, alerts
 
 

@@ -1,23 +1,2 @@
-"""Projections: PostgreSQL and InfluxDB, behind one retry contract (`streams.sinks.base`).
-
-`database()` and `influx()` are this worker's single connection pool and writer, opened on first
-use (the PostgreSQL schema is migrated then).
-"""
-
-from __future__ import annotations
-
-import functools
-
-from streams.app import settings
-from streams.sinks.influx import InfluxWriter
-from streams.sinks.postgres import Database
-
-
-@functools.cache
-def database() -> Database:
-    return Database(settings.database_url)
-
-
-@functools.cache
-def influx() -> InfluxWriter:
-    return InfluxWriter(settings)
+"""The sinks: PostgreSQL, the TSDB and Kafka topics, each behind the contract of
+`streams.pipeline.sink` (one `write`, one `classify` of its client's errors)."""

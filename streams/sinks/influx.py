@@ -1,11 +1,17 @@
-"""InfluxDB projection: line protocol written in batches with influxdb3-python.
+"""The TSDB sink: line protocol written in batches to InfluxDB with influxdb3-python.
 
 Why it exists: node, VM, backup-job and worker series go to InfluxDB (locally: a line-protocol
 TSDB) with identity as tags, numbers as fields and event time as the timestamp. Rewriting the same
 point is harmless (same series and timestamp), so replays are idempotent. The client is
-synchronous, so writes run in a thread executor; failures become `SinkUnavailable` for the shared
-retry policy. Callers batch by `BATCH_MAX_LINES` / `BATCH_MAX_SEC` (their processing batches), and
-`write` splits anything larger into chunks of at most `batch_max_lines`.
+synchronous, so writes run on one thread of their own, with the client's own retries off: the
+runtime's policy retries. `classify` is the one place that decides what a TSDB error means:
+- unavailable (retry, degraded): no answer (connection refused/reset, timeout), HTTP 5xx and 429,
+  and 401/403/404 (a bad token or a missing database: no event causes them, an operator fixes
+  them, and the points must still arrive afterwards);
+- rejected (bisect, dead-letter): any other 4xx (a line the server cannot parse or store, such as a
+  field type conflict).
+The TSDB is fed from the points topic by its own pipeline (`streams.agents.tsdb`), so it never
+holds the PostgreSQL projections back.
 """
 
 from __future__ import annotations
@@ -15,9 +21,12 @@ import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Any
 
-from influxdb_client_3 import (
+import urllib3
+from influxdb_client_3 import (  # type: ignore[attr-defined]
     InfluxDBClient3,
+    InfluxDBError,
     WriteOptions,
     WritePrecision,
     write_client_options,
@@ -25,7 +34,7 @@ from influxdb_client_3 import (
 from influxdb_client_3.write_client.client.write_api import WriteType
 
 from common.settings import Settings
-from streams.sinks.base import SinkUnavailable, write_durably
+from streams.pipeline.sink import Sink, SinkRejected, SinkUnavailable, classified
 
 _TAG_ESCAPE = re.compile(r"([,= ])")
 _MEASUREMENT_ESCAPE = re.compile(r"([, ])")
@@ -63,37 +72,52 @@ def line(
     return f"{name}{tag_part} {field_part} {ts_ns}"
 
 
-class InfluxWriter:
-    """Writes line-protocol batches to `INFLUX_URL` / `INFLUX_DB`."""
+_UNAVAILABLE_STATUSES = frozenset({401, 403, 404, 429})
+_WRITE_TIMEOUT_MS = 10_000
+
+
+def classify(exc: BaseException) -> SinkUnavailable | SinkRejected | None:
+    """What a TSDB client error means for the sink contract; None when it cannot tell."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status", None)
+    if isinstance(exc, InfluxDBError) and isinstance(status, int):
+        reason = f"TSDB HTTP {status}: {exc}"
+        if status >= 500 or status in _UNAVAILABLE_STATUSES:
+            return SinkUnavailable(reason)
+        if 400 <= status < 500:
+            return SinkRejected(reason)
+        return None
+    if isinstance(exc, (OSError, urllib3.exceptions.HTTPError)):
+        return SinkUnavailable(f"TSDB unreachable: {type(exc).__name__}: {exc}")
+    return None
+
+
+class TsdbSink(Sink):
+    """Writes line-protocol lines to `INFLUX_URL` / `INFLUX_DB`, one request per batch."""
+
+    name = "tsdb"
 
     def __init__(self, settings: Settings) -> None:
-        self._max_lines = settings.batch_max_lines
         self._client = InfluxDBClient3(
             host=settings.influx_url,
             database=settings.influx_db,
             token=settings.influx_token or "unused",
             write_client_options=write_client_options(
-                write_options=WriteOptions(write_type=WriteType.synchronous)),
+                write_options=WriteOptions(write_type=WriteType.synchronous, max_retries=0,
+                                           timeout=_WRITE_TIMEOUT_MS)),
         )
         # One thread: the client is synchronous and batches are written in order.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-write")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsdb-write")
 
-    def _write_sync(self, lines: Sequence[str]) -> None:
-        try:
-            self._client.write(record=list(lines), write_precision=WritePrecision.NS)
-        except Exception as exc:  # the client raises urllib3 and its own API errors alike
-            raise SinkUnavailable(f"InfluxDB write failed: {exc}") from exc
+    def _write_sync(self, lines: list[str]) -> None:
+        with classified(classify):
+            self._client.write(record=lines, write_precision=WritePrecision.NS)
 
-    async def write(self, lines: Sequence[str], *, what: str = "influx") -> None:
-        """Write all lines, in chunks of at most BATCH_MAX_LINES, retrying through outages."""
-        loop = asyncio.get_running_loop()
-        for start in range(0, len(lines), self._max_lines):
-            chunk = lines[start:start + self._max_lines]
-
-            async def attempt(chunk: Sequence[str] = chunk) -> None:
-                await loop.run_in_executor(self._executor, self._write_sync, chunk)
-
-            await write_durably(attempt, what=what)
+    async def write(self, records: Sequence[Any]) -> None:
+        lines = [str(record) for record in records]
+        if lines:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._write_sync,
+                                                             lines)
 
     def close(self) -> None:
         self._client.close()

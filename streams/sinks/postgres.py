@@ -1,40 +1,59 @@
-"""PostgreSQL: a lazily opened asyncpg pool, batched idempotent writes, and schema migrations.
+"""PostgreSQL: a lazily opened asyncpg pool, the projections' sink, and schema migrations.
 
 Why it exists: every PostgreSQL projection (backup jobs and disks, telemetry history, workers,
-alerts) writes through `Database.write`, which turns connection failures into
-`SinkUnavailable` for the shared retry policy. Migrations are the project's own: numbered SQL files
-in `streams/migrations/`, applied once each, in order, under an advisory lock so two workers
-starting together do not race.
+alerts) is written by `PostgresSink.write`: one transaction per batch, one statement per table,
+columns as arrays (`streams.projections.rows`). `classify` is the one place that decides what a
+PostgreSQL error means for the sink contract (`streams.pipeline.sink`), by SQLSTATE class:
+- unavailable (retry, degraded): connection exceptions (08), insufficient resources (53),
+  operator intervention (57: shutting down, cannot connect now, query cancelled), transaction
+  rollback (40: serialization failure, deadlock), read-only transaction (25006, a standby during
+  a failover), object not in prerequisite state (55: database not accepting connections, lock
+  not available), and configuration errors that no event can cause and an operator can fix:
+  bad credentials (28), missing database (3D), schema/privilege errors (42), internal errors (XX);
+  also the client's own connection failures (OSError, timeouts, interface errors).
+- rejected (bisect, dead-letter): data exceptions (22: out of range, NUL in text, bad encoding),
+  integrity violations (23), program limits (54: a value too large to store).
+Anything else is left unclassified for the runtime's bounded policy.
+Migrations are the project's own: numbered SQL files in `streams/migrations/`, applied once each,
+in order, under an advisory lock so two workers starting together do not race.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
 import asyncpg
 
-from streams.sinks.base import SinkUnavailable, write_durably
+from streams.pipeline.sink import Sink, SinkRejected, SinkUnavailable, classified
+from streams.projections.rows import Row, Statement
 
 log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 0x666C656574  # "fleet": the advisory lock key of the migration runner
 
-_UNAVAILABLE = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    # "database ... is not currently accepting connections" (ALLOW_CONNECTIONS false, a restore).
-    asyncpg.exceptions.ObjectNotInPrerequisiteStateError,
-)
+_UNAVAILABLE_CLASSES = frozenset({"08", "53", "57", "40", "55", "28", "3D", "42", "XX"})
+_UNAVAILABLE_STATES = frozenset({"25006"})
+_REJECTED_CLASSES = frozenset({"22", "23", "54"})
+_CLIENT_UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.exceptions.InterfaceError)
+
+
+def classify(exc: BaseException) -> SinkUnavailable | SinkRejected | None:
+    """What a PostgreSQL error means for the sink contract; None when it cannot tell."""
+    state = getattr(exc, "sqlstate", None)
+    if isinstance(exc, asyncpg.PostgresError) and isinstance(state, str):
+        reason = f"PostgreSQL {state}: {exc}"
+        if state in _UNAVAILABLE_STATES or state[:2] in _UNAVAILABLE_CLASSES:
+            return SinkUnavailable(reason)
+        if state[:2] in _REJECTED_CLASSES:
+            return SinkRejected(reason)
+        return None
+    if isinstance(exc, _CLIENT_UNAVAILABLE):
+        return SinkUnavailable(f"PostgreSQL unreachable: {type(exc).__name__}: {exc}")
+    return None
 
 
 def migrations() -> list[tuple[str, str]]:
@@ -45,7 +64,7 @@ def migrations() -> list[tuple[str, str]]:
 
 
 class Database:
-    """The projections' PostgreSQL database."""
+    """The projections' PostgreSQL database: one pool per worker, migrated before first use."""
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 4) -> None:
         self.url = url
@@ -59,42 +78,35 @@ class Database:
             return self._pool
         async with self._opening:
             if self._pool is None:
-                try:
+                with classified(classify):
                     # The schema is migrated before the first write of this process.
                     await self.migrate()
                     self._pool = await asyncpg.create_pool(
                         self.url, min_size=self._min_size, max_size=self._max_size,
                         command_timeout=30)
-                except _UNAVAILABLE as exc:
-                    raise SinkUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
         return self._pool
 
-    async def write(self, statements: Iterable[tuple[str, Sequence[Sequence[Any]]]], *,
-                    what: str) -> None:
-        """Write several statements' rows in one transaction, retrying through outages."""
-        batch = [(sql, rows) for sql, rows in statements if rows]
-        if not batch:
+    async def write(self, rows: Sequence[Row]) -> None:
+        """Every row in one transaction, one statement execution per `Statement`."""
+        by_statement: dict[Statement, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            by_statement.setdefault(row.statement, []).append(row.values)
+        if not by_statement:
             return
-
-        async def attempt() -> None:
-            pool = await self.pool()
-            try:
-                async with pool.acquire() as conn, conn.transaction():
-                    for sql, rows in batch:
-                        await conn.executemany(sql, rows)
-            except _UNAVAILABLE as exc:
-                raise SinkUnavailable(f"PostgreSQL write failed: {exc}") from exc
-
-        await write_durably(attempt, what=what)
+        pool = await self.pool()
+        with classified(classify):
+            async with pool.acquire() as conn, conn.transaction():
+                for statement, values in sorted(by_statement.items(),
+                                                key=lambda item: item[0].order):
+                    columns = [list(column) for column in zip(*values, strict=True)]
+                    await conn.execute(statement.sql, *columns)
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         pool = await self.pool()
-        try:
+        with classified(classify):
             async with pool.acquire() as conn:
                 rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
                 return rows
-        except _UNAVAILABLE as exc:
-            raise SinkUnavailable(f"PostgreSQL query failed: {exc}") from exc
 
     async def migrate(self) -> list[str]:
         """Apply pending migrations; returns the versions applied now."""
@@ -119,3 +131,14 @@ class Database:
             await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
             await conn.close()
         return applied_now
+
+
+class PostgresSink(Sink):
+    """The PostgreSQL projections of one pipeline (`name` shows in health, metrics, reasons)."""
+
+    def __init__(self, database: Database, name: str = "postgres") -> None:
+        self.database = database
+        self.name = name
+
+    async def write(self, records: Sequence[Any]) -> None:
+        await self.database.write(records)

@@ -19,9 +19,9 @@ from schemas.adapters.seed003 import from_seed_body
 from schemas.backup import BackupProgress
 from schemas.event import now_utc
 from streams import topics
-from streams.agents.backup import state
 from streams.app import app
 from streams.domain.backup import summary
+from streams.tables import jobs as state
 from streams.web.cluster import gather, is_local_request, value_or_404
 from streams.web.ingest import accept
 

@@ -32,9 +32,9 @@ from schemas.errors import InvalidEvent
 from schemas.event import decode, epoch_micros, now_utc, parse_json_object
 from schemas.worker import WorkerHeartbeat
 from streams import topics
-from streams.agents.backup import state as jobs
 from streams.app import app, settings
 from streams.domain.worker import inactive_at
+from streams.tables import jobs
 from streams.web.live import LiveHub, keep_fed
 
 # A job reporting many times a second would make every page re-fetch it as often.

@@ -25,9 +25,9 @@ from schemas.errors import InvalidEvent
 from schemas.event import decode, now_utc
 from schemas.node import NodeSnapshot
 from streams import topics
-from streams.agents.node import current, state
 from streams.app import app
 from streams.domain.node import NodeState, advance
+from streams.tables import nodes as state
 from streams.web.cluster import gather, is_local_request
 from streams.web.ingest import accept
 from streams.web.live import LiveHub, keep_fed
@@ -78,7 +78,8 @@ class Node(View):
     # `self: View`: faust types table_route's handler as taking any View.
     async def get(self: View, request: Request, *args: Any, **match: Any) -> Response:
         node_id = str(match["node_id"])
-        node = current(node_id)
+        value = state.get(node_id)
+        node = None if value is None else NodeState.from_value(value)
         if node is None:
             raise NotFound(f"node {node_id!r} is unknown: no snapshot received")
         return self.json(node.view())

@@ -10,9 +10,9 @@ from typing import Any
 
 from faust.web import Request, Response, View
 
-from streams.agents.vm import state
 from streams.app import app
 from streams.domain.vm import summary
+from streams.tables import vms as state
 from streams.web.cluster import gather, is_local_request
 
 

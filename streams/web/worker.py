@@ -19,9 +19,9 @@ from faust.web import Request, Response, View
 from schemas.event import now_utc
 from schemas.worker import WorkerHeartbeat, from_body
 from streams import topics
-from streams.agents.worker import workers
 from streams.app import app
 from streams.domain.worker import State, basic, telemetry
+from streams.tables import workers
 from streams.web.cluster import gather, value_or_404
 from streams.web.ingest import accept
 

@@ -1,0 +1,157 @@
+"""A `Pipeline` bound to Faust: its agent loop, its sweep timer, and Kafka for alerts/dead letters.
+
+Why it exists: the runtime (`streams.pipeline.runtime`) knows nothing of Faust; this module feeds
+it and keeps Faust's acknowledgement rule from losing data:
+- `stream.take_events` acknowledges a batch in a `finally`, also when the agent is cancelled or
+  fails mid-batch (faust-streaming #527/#189), which would commit offsets whose rows were never
+  written. Each message of a batch gets one extra reference (`Message.incref`) while the batch
+  is in flight, released only after `Pipeline.process` returned, so that `finally` can never
+  bring the count to zero for a batch that did not complete: its offsets stay uncommitted and
+  the batch is re-delivered (see `streams.faust_tuning` for the check on Faust's side).
+- An exception that leaves `process` (Kafka unavailable for the alerts or dead letters) retries
+  the same batch with backoff: the runtime is idempotent until its step 7.
+- The sweep timer never raises: it logs, counts, and tries again at the next tick. It skips while
+  the worker rebalances or recovers tables, and on partitions still catching up (see
+  `catching_up`).
+What it must not do: decide anything about events (the domain does) or their order (the runtime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from faust.types import TP
+
+from schemas.alert import Alert
+from schemas.deadletter import DeadLetter
+from schemas.event import epoch_micros, now_utc
+from streams.faust_tuning import committed_offset
+from streams.pipeline.domain import Record
+from streams.pipeline.policy import Backoff
+from streams.pipeline.runtime import Pipeline, Rejection
+
+log = logging.getLogger(__name__)
+
+
+class KafkaOutbound:
+    """Alerts to the alerts topic (key: subject), dead letters to the dead-letter topic."""
+
+    def __init__(self, alerts: faust.TopicT, deadletter: faust.TopicT) -> None:
+        self.alerts_topic = alerts
+        self.deadletter_topic = deadletter
+
+    async def alerts(self, alerts: Sequence[Alert]) -> None:
+        pending = []
+        for alert in alerts:
+            log.info("alert kind=%s subject=%r state=%s at=%s", alert.kind, alert.subject,
+                     alert.state, alert.at.isoformat())
+            pending.append(await self.alerts_topic.send(key=alert.subject.encode(),
+                                                        value=alert.encode()))
+        await asyncio.gather(*pending)
+
+    async def dead_letters(self, rejections: Sequence[Rejection]) -> None:
+        pending = []
+        for rejection in rejections:
+            record = rejection.record
+            letter = DeadLetter.of(record.value or b"", rejection.reason,
+                                   list(rejection.errors), topic=record.topic,
+                                   partition=record.partition, offset=record.offset)
+            pending.append(await self.deadletter_topic.send(key=record.key,
+                                                            value=letter.encode()))
+        await asyncio.gather(*pending)
+
+
+def now_us() -> int:
+    return epoch_micros(now_utc())
+
+
+def records_of(events: Sequence[Any]) -> list[Record]:
+    """The runtime's view of a Faust batch: where each record came from, and its raw bytes."""
+    return [Record(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                   e.message.value) for e in events]
+
+
+BATCH_RETRY = Backoff(initial=0.5, maximum=30.0)
+
+
+async def consume(pipeline: Pipeline[Any], stream: Any, *, max_batch: int, within: float,
+                  backoff: Backoff = BATCH_RETRY) -> None:
+    """The agent body: every batch through `pipeline.process`, acknowledged only when done."""
+    async for events in stream.take_events(max_batch, within=within):
+        for event in events:
+            event.message.incref()
+        records = records_of(events)
+        failures = 0
+        while True:
+            try:
+                await pipeline.process(records, now_us())
+                break
+            except Exception:
+                failures += 1
+                delay = backoff.delay(failures)
+                log.exception("pipeline.batch_failed pipeline=%s attempt=%d retry_in=%.1fs",
+                              pipeline.domain.name, failures, delay)
+                await asyncio.sleep(delay)
+        for event in events:
+            # The batch is done: drop our reference, so take_events' ack commits it.
+            event.message.decref()
+
+
+def is_catching_up(end_offset: int, processed_offset: int | None, newest_event_us: int | None,
+                   now_us: int, quiet_s: float) -> bool:
+    """Whether a partition's silence may be ours: records wait and what we saw is already old.
+
+    A worker catching up on a backlog (after a restart, a takeover, a sink outage, a producer's
+    outbox draining, a replay) must not call its keys silent: their newer events are in the
+    backlog. A partition with records waiting and nothing processed yet since it was assigned is
+    catching up; a busy partition a few records ahead whose newest event is recent is not.
+    """
+    if processed_offset is None:
+        return end_offset > 0
+    backlog = end_offset > processed_offset + 1
+    return backlog and (newest_event_us is None or now_us - newest_event_us >= quiet_s * 1e6)
+
+
+def catching_up(app: faust.App, pipeline: Pipeline[Any], owned: set[TP], now: int,
+                quiet_s: float) -> set[int]:
+    """Owned partitions of the pipeline's topic whose backlog this worker has not processed.
+
+    Before the first record processed since a partition was assigned, the committed offset
+    stands for "processed": a partition taken over with a backlog is caught up on first.
+    """
+    progress = pipeline.progress
+    progress.forget({tp.partition for tp in owned})
+    behind = set()
+    for tp in owned:
+        end = app.consumer.highwater(tp)
+        if end is None:
+            continue
+        processed = progress.offsets.get(tp.partition)
+        if processed is None:
+            processed = committed_offset(app, tp)
+        if is_catching_up(end, processed, progress.newest_us.get(tp.partition), now, quiet_s):
+            behind.add(tp.partition)
+    return behind
+
+
+async def sweep_once(app: faust.App, pipeline: Pipeline[Any], owned: set[TP],
+                     quiet_s: float) -> None:
+    """One sweep tick: never raises (a failed tick is logged and the next one tries again)."""
+    if app.rebalancing or app.in_recovery:
+        return
+    try:
+        now = now_us()
+        skip = catching_up(app, pipeline, owned, now, quiet_s)
+        report = await pipeline.sweep(now, skip)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("pipeline.sweep_failed pipeline=%s", pipeline.domain.name)
+        return
+    if report.changed_keys:
+        log.info("pipeline.swept pipeline=%s changed=%d alerts=%d deleted=%d",
+                 pipeline.domain.name, len(report.changed_keys), report.alerts, report.deleted)

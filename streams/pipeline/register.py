@@ -1,0 +1,84 @@
+"""Registering a domain's pipeline with the Faust app: its agent, its sweep timer, its sinks.
+
+Why it exists: every domain agent module reads the same way — build the domain, call `register`
+— so the agent modules hold no loop, no ordering and no sink code. The PostgreSQL and points
+sinks are this worker's single instances, shared by every pipeline.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from streams import topics
+from streams.app import app, settings
+from streams.pipeline import agent
+from streams.pipeline.domain import Domain
+from streams.pipeline.health import health
+from streams.pipeline.runtime import Pipeline, Store
+from streams.pipeline.sink import Sink
+from streams.projections.points import SINK as POINTS
+from streams.sinks.postgres import Database, PostgresSink
+from streams.sinks.topic import TopicSink
+
+
+@functools.cache
+def database() -> Database:
+    return Database(settings.database_url)
+
+
+@functools.cache
+def postgres() -> PostgresSink:
+    return PostgresSink(database())
+
+
+@functools.cache
+def points() -> TopicSink:
+    return TopicSink(topics.points, POINTS)
+
+
+class NoState:
+    """The store of a stateless pipeline (alerts, TSDB): nothing kept, nothing owned."""
+
+    def get(self, key: str) -> None:
+        return None
+
+    def put(self, key: str, value: dict[str, Any], partition: int) -> None:
+        raise AssertionError("a stateless pipeline stored a state")
+
+    def delete(self, key: str, partition: int) -> None:
+        raise AssertionError("a stateless pipeline deleted a state")
+
+    def owned_items(self) -> list[tuple[str, dict[str, Any]]]:
+        return []
+
+    def partition_of(self, state: dict[str, Any]) -> int:
+        raise AssertionError("a stateless pipeline has no state")
+
+
+def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sink], *,
+             sweep_quiet_s: float | None = None) -> Pipeline[Any]:
+    """The domain's pipeline as an agent on `source` (and a sweep timer when `sweep_quiet_s`:
+    partitions whose newest event is older than that are caught up on before sweeping)."""
+    pipeline: Pipeline[Any] = Pipeline(
+        domain, store, sinks, agent.KafkaOutbound(topics.alerts, topics.deadletter), health,
+        max_clock_skew_s=settings.max_clock_skew_seconds)
+
+    async def process(stream: Any) -> None:
+        await agent.consume(pipeline, stream, max_batch=settings.batch_max_lines,
+                            within=settings.batch_max_sec)
+
+    process.__name__ = process.__qualname__ = f"process_{domain.name}"
+    app.agent(source, name=f"streams.agents.{domain.name}.process")(process)
+    if sweep_quiet_s is not None:
+        topic_name = source.get_topic_name()
+
+        async def sweep() -> None:
+            owned = {tp for tp in app.assignor.assigned_actives() if tp.topic == topic_name}
+            await agent.sweep_once(app, pipeline, owned, sweep_quiet_s)
+
+        sweep.__name__ = sweep.__qualname__ = f"sweep_{domain.name}"
+        app.timer(settings.sweep_interval_seconds, name=f"streams.agents.{domain.name}.sweep")(
+            sweep)
+    return pipeline

@@ -1,0 +1,327 @@
+"""The pipeline runtime: the one write path every domain's events take, step by step.
+
+Why it exists: decoding, folding, projecting, writing sinks, announcing alerts, dead-lettering
+and storing state must happen in one order for every domain, or a crash, a bad event or a sink
+outage loses or duplicates something. `Pipeline.process` is that order, for one batch of records:
+
+    1. Decode every record; a record that is not a valid event (or lies further in the future than
+       the allowed clock skew) becomes a dead letter with the reason.
+    2. Fold each key's events into its state, from the state in the table (pure; not stored yet).
+    3. Project each key: its current state and step -> the records of every sink (pure).
+    4. Write every sink, in order: transient failures retry with backoff (the sink is reported
+       degraded), refused records are found by bisection and their keys rejected: the events
+       behind them become dead letters with the sink's reason, their state change and alerts are
+       dropped, and the later sinks do not get them.
+    5. Announce the alerts of the keys that were written, and wait for Kafka's acknowledgement.
+    6. Send the dead letters, and wait for Kafka's acknowledgement.
+    7. Store the new states (and tombstones) in the table.
+    8. Return: only now may the caller acknowledge the batch's offsets.
+
+A crash anywhere before step 8 re-delivers the batch against the same stored states, so steps 2-4
+recompute the same records (the sinks are idempotent: natural keys, monotonic guards) and step 5
+re-sends the same alerts (deterministic ids). A failure in one key's fold or projection (a bug, or
+an input validation missed) dead-letters that key's events and the rest of the batch goes on:
+nothing but cancellation leaves `process`.
+
+`Pipeline.sweep` is the time-driven twin (staleness, inactivity, retention): steps 3-7 for the
+states the domain's `sweep` changes, on partitions this worker owns and has caught up on, and never
+while one of the pipeline's sinks is degraded (a silence may then be ours, not the fleet's).
+One lock per pipeline serialises batches and sweeps: each reads the states the other stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from schemas.alert import Alert
+from schemas.errors import FieldError, InvalidEvent
+from streams.pipeline.domain import Domain, Projected, Record, State, Step
+from streams.pipeline.health import SinkHealth
+from streams.pipeline.policy import (
+    SINK_RETRY,
+    Backoff,
+    Group,
+    Observer,
+    ignore_retries,
+    write_groups,
+)
+from streams.pipeline.sink import Sink
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A record that will not be processed: why, and (for invalid input) each bad field."""
+
+    record: Record
+    kind: str
+    reason: str
+    errors: Sequence[FieldError] = ()
+
+
+class Store(Protocol):
+    """The table of states (a changelog-backed Faust table, or a dict in unit tests)."""
+
+    def get(self, key: str) -> State | None: ...
+
+    def put(self, key: str, value: State, partition: int) -> None: ...
+
+    def delete(self, key: str, partition: int) -> None: ...
+
+    def owned_items(self) -> Iterable[tuple[str, State]]: ...
+
+    def partition_of(self, state: State) -> int: ...
+
+
+class Outbound(Protocol):
+    """Where alerts and dead letters go; each call returns once Kafka acknowledged every one."""
+
+    async def alerts(self, alerts: Sequence[Alert]) -> None: ...
+
+    async def dead_letters(self, rejections: Sequence[Rejection]) -> None: ...
+
+
+@dataclass
+class PartitionProgress:
+    """Per partition: the last offset processed and the newest event time seen on it (µs)."""
+
+    offsets: dict[int, int] = field(default_factory=dict)
+    newest_us: dict[int, int] = field(default_factory=dict)
+
+    def note(self, partition: int, offset: int, event_us: int | None) -> None:
+        self.offsets[partition] = max(self.offsets.get(partition, -1), offset)
+        if event_us is not None:
+            self.newest_us[partition] = max(self.newest_us.get(partition, 0), event_us)
+
+    def forget(self, keep: Collection[int]) -> None:
+        for partition in set(self.offsets) - set(keep):
+            self.offsets.pop(partition, None)
+            self.newest_us.pop(partition, None)
+
+
+@dataclass
+class BatchReport:
+    """What one `process` or `sweep` did, for metrics, logs and tests."""
+
+    consumed: int = 0
+    keys: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    alerts: int = 0
+    stored: int = 0
+    deleted: int = 0
+    fold_seconds: float = 0.0
+    sink_seconds: dict[str, float] = field(default_factory=dict)
+    changed_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Pending(Generic[E]):
+    """A key's work in progress through steps 2-7."""
+
+    partition: int
+    events: list[E] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    newest_us: int = 0
+    step: Step | None = None
+    projected: Projected | None = None
+
+
+class Pipeline(Generic[E]):
+    """One domain's write path: `process` for batches, `sweep` for timers (see the module)."""
+
+    def __init__(
+        self,
+        domain: Domain[E],
+        store: Store,
+        sinks: Sequence[Sink],
+        outbound: Outbound,
+        health: SinkHealth,
+        *,
+        max_clock_skew_s: float,
+        backoff: Backoff = SINK_RETRY,
+        on_retry: Observer = ignore_retries,
+    ) -> None:
+        self.domain = domain
+        self.store = store
+        self.sinks = list(sinks)
+        self.outbound = outbound
+        self.health = health
+        self.max_clock_skew_us = round(max_clock_skew_s * 1_000_000)
+        self.backoff = backoff
+        self.on_retry = on_retry
+        self.progress = PartitionProgress()
+        self.lock = asyncio.Lock()
+
+    @property
+    def sink_names(self) -> frozenset[str]:
+        return frozenset(sink.name for sink in self.sinks)
+
+    async def process(self, records: Sequence[Record], now_us: int) -> BatchReport:
+        """Steps 1-7 for one batch (see the module docstring); returns what was done."""
+        report = BatchReport(consumed=len(records))
+        rejections: list[Rejection] = []
+        # Step 1: decode (outside the lock: it reads no state).
+        pending: dict[str, _Pending[E]] = {}
+        latest_us = now_us + self.max_clock_skew_us
+        for record in records:
+            decoded = self._decode(record, latest_us, rejections)
+            if decoded is None:
+                continue
+            event, key, event_us = decoded
+            work = pending.get(key)
+            if work is None:
+                work = pending[key] = _Pending(record.partition)
+            # A key's partition is where its latest record came from (a producer that changed
+            # partitioner moves the key; the table follows it).
+            work.partition = record.partition
+            work.events.append(event)
+            work.records.append(record)
+            work.newest_us = max(work.newest_us, event_us)
+        async with self.lock:
+            began = time.monotonic()
+            # Step 2: fold, and step 3: project, each key on its own.
+            for key, work in list(pending.items()):
+                if not self._fold_and_project(key, work, now_us, rejections):
+                    del pending[key]
+            report.fold_seconds = time.monotonic() - began
+            await self._commit(pending, rejections, report)
+        for record in records:
+            self.progress.note(record.partition, record.offset, None)
+        for work in pending.values():
+            self.progress.note(work.partition, work.records[-1].offset, work.newest_us)
+        return report
+
+    async def sweep(self, now_us: int, skip_partitions: Collection[int] = ()) -> BatchReport:
+        """Steps 3-7 for the states the domain's `sweep` changes (owned, caught-up partitions)."""
+        report = BatchReport()
+        if self.health.is_degraded(self.sink_names):
+            return report
+        async with self.lock:
+            pending: dict[str, _Pending[E]] = {}
+            rejections: list[Rejection] = []
+            for key, state in list(self.store.owned_items()):
+                partition = self.store.partition_of(state)
+                if partition in skip_partitions:
+                    continue
+                try:
+                    step = self.domain.sweep(key, state, now_us)
+                except Exception:
+                    log.exception("pipeline.sweep_failed pipeline=%s key=%r", self.domain.name,
+                                  key)
+                    continue
+                if step is None:
+                    continue
+                work = _Pending[E](partition, step=step)
+                if self._project(key, work, rejections):
+                    pending[key] = work
+            await self._commit(pending, rejections, report)
+        return report
+
+    def _decode(self, record: Record, latest_us: int,
+                rejections: list[Rejection]) -> tuple[E, str, int] | None:
+        """(event, key, event time µs), or None with the record's rejection noted."""
+        try:
+            event = self.domain.decode(record)
+            event_us = self.domain.event_us(event)
+            ahead_us = event_us - latest_us
+            if ahead_us > 0:
+                raise InvalidEvent.single(
+                    "ts", f"lies {(ahead_us + self.max_clock_skew_us) / 1e6:.0f} s in the "
+                    f"future (more than the {self.max_clock_skew_us / 1e6:.0f} s clock skew "
+                    "allowed)")
+            key = self.domain.key(event)
+            if record.key is not None and record.key != key.encode():
+                log.debug("pipeline.key_mismatch pipeline=%s record_key=%r event_key=%r",
+                          self.domain.name, record.key, key)
+        except InvalidEvent as exc:
+            rejections.append(Rejection(record, "invalid", exc.reason, exc.errors))
+            return None
+        except Exception as exc:
+            # Not a validation error: a decoder bug or an input it did not foresee. Still this
+            # record's problem only.
+            rejections.append(Rejection(record, "invalid",
+                                        f"undecodable: {type(exc).__name__}: {exc}"))
+            return None
+        return event, key, event_us
+
+    def _fold_and_project(self, key: str, work: _Pending[E], now_us: int,
+                          rejections: list[Rejection]) -> bool:
+        try:
+            work.step = self.domain.fold(key, self.store.get(key), work.events, now_us)
+        except Exception as exc:
+            log.exception("pipeline.fold_failed pipeline=%s key=%r", self.domain.name, key)
+            self._reject(work, "internal", f"fold failed: {type(exc).__name__}: {exc}",
+                         rejections)
+            return False
+        return self._project(key, work, rejections)
+
+    def _project(self, key: str, work: _Pending[E], rejections: list[Rejection]) -> bool:
+        assert work.step is not None
+        state = work.step.state if work.step.state is not None else self.store.get(key)
+        try:
+            work.projected = self.domain.project(key, state, work.step)
+        except Exception as exc:
+            log.exception("pipeline.project_failed pipeline=%s key=%r", self.domain.name, key)
+            self._reject(work, "internal", f"projection failed: {type(exc).__name__}: {exc}",
+                         rejections)
+            return False
+        return True
+
+    @staticmethod
+    def _reject(work: _Pending[E], kind: str, reason: str, rejections: list[Rejection]) -> None:
+        rejections.extend(Rejection(record, kind, reason) for record in work.records)
+
+    async def _commit(self, pending: dict[str, _Pending[E]], rejections: list[Rejection],
+                      report: BatchReport) -> None:
+        """Steps 4-7 for the keys still pending."""
+        # Step 4: write the sinks, in order; a refused key leaves the batch.
+        for sink in self.sinks:
+            groups = [Group(key, (work.projected or {}).get(sink.name, ()))
+                      for key, work in pending.items()]
+            written = await write_groups(sink, groups, self.health, backoff=self.backoff,
+                                         on_retry=self.on_retry)
+            report.sink_seconds[sink.name] = written.seconds
+            for key, reason in written.rejected.items():
+                work = pending.pop(key)
+                if not work.records:
+                    log.error("pipeline.sweep_rejected pipeline=%s sink=%s key=%r reason=%s",
+                              self.domain.name, sink.name, key, reason)
+                self._reject(work, "rejected", f"{sink.name} rejected: {reason}", rejections)
+        # Step 5: announce the alerts of what was written.
+        alerts = [alert for work in pending.values() if work.step
+                  for alert in work.step.alerts]
+        if alerts:
+            await self.outbound.alerts(alerts)
+        # Step 6: dead letters.
+        if rejections:
+            await self.outbound.dead_letters(rejections)
+            for rejection in rejections:
+                report.rejected[rejection.kind] += 1
+                log.warning("deadletter pipeline=%s topic=%s partition=%d offset=%d kind=%s "
+                            "reason=%r", self.domain.name, rejection.record.topic,
+                            rejection.record.partition, rejection.record.offset,
+                            rejection.kind, rejection.reason[:300])
+        # Step 7: store the new states.
+        for key, work in pending.items():
+            step = work.step
+            if step is None:
+                continue
+            if step.delete:
+                self.store.delete(key, work.partition)
+                report.deleted += 1
+            elif step.state is not None:
+                self.store.put(key, step.state, work.partition)
+                report.stored += 1
+            if step.delete or step.state is not None:
+                report.changed_keys.append(key)
+        report.keys = len(pending)
+        report.alerts = len(alerts)

@@ -1,0 +1,50 @@
+"""A Kafka topic as a sink: derived records (the TSDB's points) written with the batch.
+
+Why it exists: the TSDB must never hold the PostgreSQL projections back, and must still get every
+point after an outage. So a pipeline writes its points to the points topic (a fast, durable,
+always-local write), and the TSDB pipeline (`streams.agents.tsdb`) drains that topic into the
+TSDB with offsets of its own. `classify` decides what a producer error means: a record larger than
+the broker takes is rejected, every other Kafka error is the broker being unavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
+
+from streams.pipeline.sink import Sink, SinkRejected, SinkUnavailable, classified
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One record for the topic."""
+
+    key: bytes
+    value: bytes
+
+
+def classify(exc: BaseException) -> SinkUnavailable | SinkRejected | None:
+    if isinstance(exc, (MessageSizeTooLargeError, RecordTooLargeError)):
+        return SinkRejected(f"Kafka refused the record: {type(exc).__name__}: {exc}")
+    if isinstance(exc, (KafkaError, OSError, asyncio.TimeoutError)):
+        return SinkUnavailable(f"Kafka unavailable: {type(exc).__name__}: {exc}")
+    return None
+
+
+class TopicSink(Sink):
+    """Sends `Message`s to a topic and returns once Kafka acknowledged every one."""
+
+    def __init__(self, topic: faust.TopicT, name: str) -> None:
+        self.topic = topic
+        self.name = name
+
+    async def write(self, records: Sequence[Any]) -> None:
+        with classified(classify):
+            pending = [await self.topic.send(key=message.key, value=message.value)
+                       for message in records]
+            await asyncio.gather(*pending)

@@ -9,8 +9,8 @@ measures, in the same run:
 - collect: `LibvirtSource.collect()` (the bulk call on the libvirt thread; on the test driver,
   whose bulk call has the state group only, plus the per-domain fill-in);
 - the full agent cycle `VmAgent.cycle()`: collect + convert + one outbox transaction;
-- stream side: per-sample cost of `streams.agents.vm.fold` (rates, angles, line protocol) against
-  decoding the sample alone.
+- stream side: per-sample cost of the VM domain's fold and projection (rates, angles, line
+  protocol) against decoding the sample alone.
 
 Kafka is not needed: the outbox is the end of a cycle (delivery runs in the background; here it
 points at an unreachable broker and just backs off).
@@ -106,11 +106,12 @@ def stream_side(encoded: list[bytes], rounds: int) -> tuple[float, float]:
     os.environ.setdefault("FLEETSTREAM_LOG_LEVEL", "error")
     from schemas.event import decode
     from schemas.vm import VmSample
-    from streams.agents.vm import fold
-    from streams.batches import Decoded
+    from streams.agents.vm import Vms
 
-    def decode_all() -> list[Decoded[VmSample]]:
-        return [Decoded(decode(VmSample, raw), 0, i) for i, raw in enumerate(encoded)]
+    domain = Vms(retention_s=86_400)
+
+    def decode_all() -> list[VmSample]:
+        return [decode(VmSample, raw) for raw in encoded]
 
     started = time.perf_counter()
     for _ in range(rounds):
@@ -118,16 +119,16 @@ def stream_side(encoded: list[bytes], rounds: int) -> tuple[float, float]:
     decode_only = (time.perf_counter() - started) / (rounds * len(encoded))
 
     # Consecutive samples of the same VMs, one second apart, so every rate and angle is computed.
-    batches = []
-    for shift in range(rounds):
-        batch = decode_all()
-        batches.append([Decoded(d.event.model_copy(
-            update={"ts": d.event.ts + timedelta(seconds=shift)}), 0, d.offset) for d in batch])
-    states: dict[str, object] = {}
+    batches = [[sample.model_copy(update={"ts": sample.ts + timedelta(seconds=shift)})
+                for sample in decode_all()] for shift in range(rounds)]
+    states: dict[str, dict[str, object] | None] = {}
     started = time.perf_counter()
-    for raw_batch in batches:
-        latest, _lines = fold(raw_batch, states)  # type: ignore[arg-type]
-        states = {key: value for key, (value, _partition) in latest.items()}
+    for batch in batches:
+        for sample in batch:
+            key = domain.key(sample)
+            step = domain.fold(key, states.get(key), [sample], 0)
+            domain.project(key, step.state, step)
+            states[key] = step.state or states.get(key)
     folded = (time.perf_counter() - started) / (rounds * len(encoded))
     return decode_only, decode_only + folded
 

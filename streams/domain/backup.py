@@ -26,8 +26,9 @@ keeps what it had). An ended job's speed is its average over the whole job, its 
 completed and none otherwise; `completed_us` is when it ended, whatever the outcome.
 
 Staleness is the one part that depends on the wall clock: `sweep` compares `now` with the event
-time of the latest report, and is not applied to partitions the worker is still catching up on
-(`is_catching_up`), so a backlog of old reports does not raise and clear alerts job after job.
+time of the latest report; the runtime does not sweep partitions the worker is still catching up
+on (`streams.pipeline.agent.is_catching_up`), so a backlog of old reports does not raise and
+clear alerts job after job.
 Levels: 0 fresh, 1 stale, 2 stalled. Every transition up raises one
 alert whose time is the deterministic `last_telemetry + threshold` (so a worker re-raising it
 after a crash produces the same `alert_id`); fresh telemetry clears every raised level, one
@@ -209,19 +210,6 @@ def staleness(job: State, now_us: int, stale_after_s: float, stalled_after_s: fl
     if silent >= stale_after_s * 1_000_000:
         return STALE
     return FRESH
-
-
-def is_catching_up(end_offset: int, processed_offset: int, newest_event_us: int, now_us: int,
-                   stale_after_s: float) -> bool:
-    """Whether a partition's silence may be ours: records wait and what we saw is already old.
-
-    A worker catching up on a backlog (after a restart, a rebalance, a producer's outbox
-    draining after an outage, a replay) must not call its jobs stale: their newer reports are
-    in the backlog. A busy partition that is merely a few records ahead is not catching up:
-    the newest telemetry processed on it is recent.
-    """
-    backlog = end_offset > processed_offset + 1
-    return backlog and now_us - newest_event_us >= stale_after_s * 1_000_000
 
 
 def sweep(job: State, now_us: int, stale_after_s: float, stalled_after_s: float

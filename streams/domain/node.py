@@ -96,28 +96,3 @@ def advance(prev: NodeState | None, snapshot: NodeSnapshot) -> Step:
         return Step(NO_RATES, None)
     rates = network_rates(prev.snapshot, snapshot)
     return Step(rates, NodeState(snapshot, rates))
-
-
-def influx_fields(snapshot: NodeSnapshot, rates: NodeRates) -> dict[str, float | int | None]:
-    """Fields of the `node` measurement (tag: node_id); None fields are left out of the point."""
-    disk = snapshot.primary_disk
-    return {
-        "cpu_percent": snapshot.cpu_percent,
-        "memory_percent": snapshot.memory_percent,
-        "memory_used_bytes": snapshot.memory_used_bytes,
-        "memory_total_bytes": snapshot.memory_total_bytes,
-        "disk_percent": disk.percent if disk else None,
-        "disk_used_bytes": disk.used_bytes if disk else None,
-        "disk_total_bytes": disk.total_bytes if disk else None,
-        "network_rx_bytes": snapshot.network_rx_bytes,
-        "network_tx_bytes": snapshot.network_tx_bytes,
-        "network_rx_bytes_per_second": rates.rx_bytes_per_second,
-        "network_tx_bytes_per_second": rates.tx_bytes_per_second,
-        "uptime_seconds": snapshot.uptime_seconds,
-        "process_count": snapshot.process_count,
-        "active_connections": snapshot.active_connections,
-        "load_avg_1m": snapshot.load_avg_1m,
-        "load_avg_5m": snapshot.load_avg_5m,
-        "load_avg_15m": snapshot.load_avg_15m,
-        "outbox_dropped_total": snapshot.outbox_dropped_total,
-    }

@@ -17,7 +17,7 @@ from common.settings import Settings
 from fleetstream.stack import Stack, services
 from fleetstream.stack.process import port_open
 from fleetstream.stack.services import Ports
-from streams.sinks.influx import InfluxWriter, line
+from streams.sinks.influx import TsdbSink, line
 from tests.integration.helpers import free_port, tsdb_export, wait_for
 
 
@@ -65,7 +65,7 @@ async def test_postgres_accepts_a_connection_and_a_query(stack_env: dict[str, st
 
 async def test_influx_client_writes_a_point_the_tsdb_returns(stack_env: dict[str, str]) -> None:
     settings = Settings.load(stack_env, dotenv=None)
-    writer = InfluxWriter(settings)
+    writer = TsdbSink(settings)
     probe = f"probe{uuid.uuid4().hex[:8]}"
     at = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
     point = line("stacktest", {"probe": probe}, {"value": 42.5}, at)

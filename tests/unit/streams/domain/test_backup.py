@@ -13,7 +13,6 @@ from schemas.backup import BackupProgress
 from streams.domain.backup import (
     STALLED,
     apply_events,
-    is_catching_up,
     resume_alerts,
     summary,
     sweep,
@@ -192,10 +191,3 @@ def test_percent_in_range_and_bytes_only_drop_on_a_restarted_disk(
             ended_override = state["ended_seq"] is not None and (
                 before["ended_seq"] != state["ended_seq"])
             assert restarted or ended_override
-
-
-def test_only_a_backlog_of_old_telemetry_counts_as_catching_up() -> None:
-    now = 1_000 * US
-    assert is_catching_up(500, 100, now - 61 * US, now, 60), "old reports and more waiting"
-    assert not is_catching_up(500, 100, now - 1 * US, now, 60), "busy but current"
-    assert not is_catching_up(101, 100, now - 3600 * US, now, 60), "caught up: truly silent"

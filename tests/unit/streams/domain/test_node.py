@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.node import NO_RATES, NodeRates, NodeSnapshot, snapshot_event_id
-from streams.domain.node import NodeState, advance, influx_fields
+from streams.domain.node import NodeState, advance
+from streams.projections.node import fields as node_fields
 
 T0 = datetime(2025, 12, 17, 10, 0, tzinfo=UTC)
 BOOT = datetime(2025, 12, 1, tzinfo=UTC)
@@ -83,8 +84,8 @@ def test_state_round_trips_through_its_table_value() -> None:
     assert NodeState.from_value(state.to_value()) == state
 
 
-def test_influx_fields_leave_unknown_figures_out() -> None:
-    fields = influx_fields(snap(0, rx=None, tx=None), NO_RATES)
+def test_node_point_fields_leave_unknown_figures_out() -> None:
+    fields = node_fields(snap(0, rx=None, tx=None), NO_RATES)
     assert fields["cpu_percent"] == 10.0
     assert fields["network_rx_bytes_per_second"] is None
     assert fields["disk_percent"] is None

@@ -96,7 +96,7 @@ async def test_a_sink_that_is_down_is_retried_reported_degraded_and_then_recover
         seen.append(rig.health.is_degraded({"tsdb"}))
         await original(records)
 
-    rig.tsdb.write = watching  # type: ignore[method-assign]
+    rig.tsdb.write = watching  # type: ignore[method-assign,assignment]
     await rig.pipeline.process([record("a", 1, offset=0)], T0)
     assert rig.tsdb.written == ["a=1"]
     assert rig.retries == [("tsdb", 1), ("tsdb", 2), ("tsdb", 3)]

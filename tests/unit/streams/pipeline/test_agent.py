@@ -1,0 +1,22 @@
+"""The Faust side of the runtime that needs no broker: when a partition counts as catching up."""
+
+from __future__ import annotations
+
+from streams.pipeline.agent import is_catching_up
+
+US = 1_000_000
+
+
+def test_only_a_backlog_of_old_telemetry_counts_as_catching_up() -> None:
+    now = 1_000 * US
+    assert is_catching_up(500, 100, now - 61 * US, now, 60), "old reports and more waiting"
+    assert not is_catching_up(500, 100, now - 1 * US, now, 60), "busy but current"
+    assert not is_catching_up(101, 100, now - 3600 * US, now, 60), "caught up: truly silent"
+
+
+def test_a_partition_taken_over_with_a_backlog_is_caught_up_on_first() -> None:
+    now = 1_000 * US
+    assert is_catching_up(500, None, None, now, 60), "nothing committed, records waiting"
+    assert is_catching_up(500, 100, None, now, 60), "committed behind the end, nothing seen yet"
+    assert not is_catching_up(101, 100, None, now, 60), "committed at the end"
+    assert not is_catching_up(0, None, None, now, 60), "an empty partition"

@@ -70,3 +70,20 @@ def from_body(raw: bytes, source: str, received_at: datetime) -> WorkerHeartbeat
     body.setdefault("source", source)
     body.setdefault("event_id", str(content_event_id(_EVENT_NAMESPACE, body)))
     return validate(WorkerHeartbeat, body)
+
+
+class WorkerForget(Event):
+    """An operator unregistering a worker (`fleetstream workers forget`, `DELETE /workers/{id}`).
+
+    Published on the heartbeat topic with the worker's key, so it is ordered with its heartbeats:
+    the stream workers drop the worker's state and row; a heartbeat after it registers it again.
+    """
+
+    SCHEMA: ClassVar[str] = "worker.forget/1"
+    schema_name: Literal["worker.forget/1"] = Field(default="worker.forget/1", alias="schema")
+
+    worker_id: Identifier
+
+
+HeartbeatTopicEvent = WorkerHeartbeat | WorkerForget
+"""What the heartbeat topic carries."""

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from schemas.event import decode, epoch_micros
-from schemas.worker import WorkerHeartbeat
+from schemas.event import epoch_micros, parse_json_object, validate
+from schemas.worker import HeartbeatTopicEvent, WorkerForget, WorkerHeartbeat
 from streams import tables, topics
 from streams.app import settings
 from streams.domain import worker
@@ -25,8 +25,8 @@ from streams.projections import worker as projection
 from streams.projections.points import SINK as POINTS
 
 
-class Workers(Domain[WorkerHeartbeat]):
-    """Heartbeats folded into compute-worker states, keyed by worker_id."""
+class Workers(Domain[HeartbeatTopicEvent]):
+    """Heartbeats (and unregistrations) folded into compute-worker states, keyed by worker_id."""
 
     name = "worker"
 
@@ -34,27 +34,39 @@ class Workers(Domain[WorkerHeartbeat]):
         self.inactive_after_s = inactive_after_s
         self.retention_us = round(retention_s * 1_000_000)
 
-    def decode(self, record: Record) -> WorkerHeartbeat:
-        return decode(WorkerHeartbeat, record.value or b"")
+    def decode(self, record: Record) -> HeartbeatTopicEvent:
+        body = parse_json_object(record.value or b"")
+        if body.get("schema") == WorkerForget.SCHEMA:
+            return validate(WorkerForget, body)
+        return validate(WorkerHeartbeat, body)
 
-    def key(self, event: WorkerHeartbeat) -> str:
+    def key(self, event: HeartbeatTopicEvent) -> str:
         return event.worker_id
 
-    def event_us(self, event: WorkerHeartbeat) -> int:
+    def event_us(self, event: HeartbeatTopicEvent) -> int:
         return epoch_micros(event.ts)
 
-    def fold(self, key: str, before: State | None, events: Sequence[WorkerHeartbeat],
+    def fold(self, key: str, before: State | None, events: Sequence[HeartbeatTopicEvent],
              now_us: int) -> Step:
-        result = worker.apply_heartbeats(before, events, now_us, self.inactive_after_s)
+        forgets = [i for i, event in enumerate(events) if isinstance(event, WorkerForget)]
+        forgotten: list[HeartbeatTopicEvent] = []
+        if forgets:
+            # Unregistered: what came before the last request is gone, what came after counts.
+            forgotten = [events[forgets[-1]]]
+            before, events = None, events[forgets[-1] + 1:]
+        beats = [event for event in events if isinstance(event, WorkerHeartbeat)]
+        result = worker.apply_heartbeats(before, beats, now_us, self.inactive_after_s)
         if result is None:
-            return Step(emitted=events)
-        return Step(result[0], result[1], emitted=events)
+            return Step(delete=bool(forgets), emitted=[*forgotten, *beats])
+        return Step(result[0], result[1], emitted=[*forgotten, *beats])
 
     def project(self, key: str, state: State | None, step: Step) -> Projected:
-        if state is None or step.delete:
-            return {}
-        point = projection.points(key, step.emitted)
-        return {"postgres": [projection.row(state)], POINTS: [point] if point else []}
+        rows = [projection.forgotten(e) for e in step.emitted if isinstance(e, WorkerForget)]
+        if state is not None and not step.delete:
+            rows.append(projection.row(state))
+        beats = [e for e in step.emitted if isinstance(e, WorkerHeartbeat)]
+        point = projection.points(key, beats)
+        return {"postgres": rows, POINTS: [point] if point else []}
 
     def sweep(self, key: str, state: State, now_us: int) -> Step | None:
         if now_us - state["last_update_us"] >= self.retention_us:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemas.codec import dumps
-from schemas.worker import WorkerHeartbeat
+from schemas.worker import WorkerForget, WorkerHeartbeat
 from streams.domain.worker import State, from_micros
 from streams.projections.points import point_message
-from streams.projections.rows import Row, upsert
+from streams.projections.rows import Row, update_from, upsert
 from streams.sinks.influx import line
 from streams.sinks.topic import Message
 
@@ -20,7 +20,13 @@ WORKERS = upsert("workers", (
     ("worker_id", "text"), ("cpu_usage", "float8"), ("memory_usage", "float8"),
     ("gpu_usage", "float8"), ("running_tasks", "jsonb"), ("last_update", "timestamptz"),
     ("is_active", "bool"),
-), key=("worker_id",), guard="workers.last_update <= EXCLUDED.last_update")
+), key=("worker_id",), guard="workers.last_update <= EXCLUDED.last_update", order=1)
+
+FORGOTTEN = update_from(
+    "forget:workers",
+    "DELETE FROM workers USING {unnest} "
+    "WHERE workers.worker_id = u.worker_id AND workers.last_update <= u.at",
+    (("worker_id", "text"), ("at", "timestamptz")))
 
 
 def row(state: State) -> Row:
@@ -28,6 +34,11 @@ def row(state: State) -> Row:
         state["worker_id"], state["cpu_usage"], state["memory_usage"], state["gpu_usage"],
         dumps(state["running_tasks"]).decode(), from_micros(state["last_update_us"]),
         state["is_active"]))
+
+
+def forgotten(forget: WorkerForget) -> Row:
+    """Deletes the worker's row unless a heartbeat newer than the request wrote it."""
+    return Row(FORGOTTEN, (forget.worker_id, forget.ts))
 
 
 def points(worker_id: str, heartbeats: Sequence[WorkerHeartbeat]) -> Message | None:

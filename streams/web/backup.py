@@ -2,7 +2,8 @@
 
 - `POST /api/v1/telemetry/{job_type}/{job_id}`: seed 003's body (see `schemas.adapters.seed003`),
   answered with seed 003's response only after Kafka acknowledged the event.
-- `GET /jobs[?status=running]`: every job, complete across workers (scatter-gather).
+- `GET /jobs[?status=running][&limit=500][&offset=0]`: jobs a page at a time, complete across
+  workers (scatter-gather), newest telemetry first.
 - `GET /jobs/{job_id}`: one job with its disks and stale flag, answered by the key's owner.
 What it must not do: compute job state (the agent and the domain module do), or read PostgreSQL
 (views answer from the live tables).
@@ -14,6 +15,7 @@ from typing import Any
 
 from aiohttp import web as aioweb
 from faust.web import Request, Response, View
+from faust.web.exceptions import BadRequest
 
 from schemas.adapters.seed003 import from_seed_body
 from schemas.backup import BackupProgress
@@ -45,12 +47,30 @@ class BackupTelemetry(View):
                           "timestamp": _rfc3339_now()})
 
 
+DEFAULT_LIMIT = 500
+MAX_LIMIT = 10_000
+
+
+def _limit(request: Request) -> tuple[int, int]:
+    """(limit, offset) from the query; 400 for anything but small non-negative integers."""
+    try:
+        limit = int(request.query.get("limit", DEFAULT_LIMIT))
+        offset = int(request.query.get("offset", 0))
+    except ValueError:
+        raise BadRequest("limit and offset must be integers") from None
+    if not 1 <= limit <= MAX_LIMIT or not offset >= 0:
+        raise BadRequest(f"limit must be within 1..{MAX_LIMIT} and offset at least 0")
+    return limit, offset
+
+
 @app.page("/jobs")
 class Jobs(View):
-    """All jobs, newest telemetry first; `?status=` keeps only jobs with that status."""
+    """Jobs, newest telemetry first, a page at a time (`?limit=` default 500, `?offset=`);
+    `?status=` keeps only jobs with that status. `total` counts every matching job."""
 
     async def get(self, request: Request) -> Response:
         wanted = request.query.get("status")
+        limit, offset = _limit(request)
 
         def local() -> dict[str, Any]:
             return {job_id: summary(job) for job_id, job in state.owned_items()
@@ -59,9 +79,13 @@ class Jobs(View):
         jobs = await gather(request, state, local)
         if is_local_request(request):
             return self.json(jobs)
-        ordered = sorted(jobs.values(), key=lambda job: job["last_telemetry_at"] or "",
-                         reverse=True)
-        return self.json({"jobs": ordered, "count": len(ordered)})
+        ordered = sorted(jobs.values(), key=lambda job: (job["last_telemetry_at"] or "",
+                                                         job["job_id"]), reverse=True)
+        page = ordered[offset:offset + limit]
+        return self.json({"jobs": page, "count": len(page), "total": len(ordered),
+                          "offset": offset,
+                          "next_offset": offset + limit if offset + limit < len(ordered)
+                          else None})
 
 
 @app.page("/jobs/{job_id}")

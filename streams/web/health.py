@@ -1,4 +1,10 @@
-"""`GET /health`: liveness in seed 004's shape, `{"status": "healthy", "time": <unix seconds>}`."""
+"""`GET /health`: liveness in seed 004's shape, `{"status": ..., "time": <unix seconds>}`.
+
+`status` is `healthy`, or `degraded` while a sink of this worker fails to take writes (its
+pipeline is retrying: nothing is lost, but projections lag); `degraded` lists each such sink with
+the reason of its last failure, since when it fails and how many retries it took so far. The
+answer is 200 either way: the worker is alive and will catch up by itself.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import time
 from faust.web import Request, Response, View
 
 from streams.app import app
+from streams.pipeline.health import health
 
 
 @app.page("/health")
@@ -14,4 +21,10 @@ class Health(View):
     """Answers as long as the worker's web server and event loop are alive."""
 
     async def get(self, request: Request) -> Response:
-        return self.json({"status": "healthy", "time": int(time.time())})
+        degraded = health.degraded()
+        return self.json({
+            "status": "degraded" if degraded else "healthy",
+            "time": int(time.time()),
+            "degraded": [{"sink": d.sink, "reason": d.reason, "since": int(d.since),
+                          "retries": d.retries} for d in degraded],
+        })

@@ -3,7 +3,8 @@
 Why it exists: the seed-format endpoints (`/api/telemetry/snapshot`, `/api/v1/telemetry/...`,
 `/api/heartbeat`) differ only in how a body becomes an event and how success is answered. Here:
 401 without the configured bearer token, 413 over `FLEETSTREAM_MAX_BODY_BYTES`, 422 with the
-field errors (and a dead-letter record of the rejected body), 503 when Kafka did not acknowledge.
+field errors (and a dead-letter record of the rejected body; an event timed further ahead than
+FLEETSTREAM_MAX_CLOCK_SKEW_SECONDS is one), 503 when Kafka did not acknowledge.
 An event is acknowledged to the client only after Kafka acknowledged it.
 """
 
@@ -22,7 +23,7 @@ from faust.web.exceptions import NotAuthenticated, ServiceUnavailable, WebError
 
 from schemas.deadletter import DeadLetter
 from schemas.errors import InvalidEvent
-from schemas.event import Event
+from schemas.event import Event, now_utc
 from streams import topics
 from streams.app import settings
 
@@ -96,5 +97,12 @@ async def accept(
         log.info("ingest.rejected endpoint=%s reason=%r", request.path, exc.reason)
         raise UnprocessableEntity(
             "invalid payload", errors=[e.as_dict() for e in exc.errors]) from None
+    ahead = (event.ts - now_utc()).total_seconds()
+    if ahead > settings.max_clock_skew_seconds:
+        reason = (f"ts: lies {ahead:.0f} s in the future (more than the "
+                  f"{settings.max_clock_skew_seconds:.0f} s clock skew allowed)")
+        letter = DeadLetter.of(body, reason, endpoint=request.path)
+        await publish(topics.deadletter, request.path, letter.encode())
+        raise UnprocessableEntity("invalid payload", errors=[{"field": "ts", "message": reason}])
     await publish(topic, key_of(event), event.encode())
     return event

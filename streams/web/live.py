@@ -72,6 +72,7 @@ class LiveHub:
         self.queue_size = queue_size
         self.clients: set[LiveClient] = set()
         self.dropped_total = 0
+        self.skipped_total = 0
 
     def broadcast(self, message: str) -> None:
         for client in list(self.clients):
@@ -144,6 +145,10 @@ async def feed(hub: LiveHub, topic: str, message_of: MessageOf) -> None:
         except KafkaError as exc:
             log.warning("live.feed_retry hub=%s topic=%s error=%r", hub.name, topic, exc)
             await asyncio.sleep(_RETRY_SECONDS)
+        except Exception:
+            # A bug must not stop the live views of every worker for good: start over.
+            log.exception("live.feed_failed hub=%s topic=%s", hub.name, topic)
+            await asyncio.sleep(_RETRY_SECONDS)
         finally:
             await consumer.stop()
 
@@ -153,7 +158,15 @@ async def _broadcast(consumer: AIOKafkaConsumer, hub: LiveHub, message_of: Messa
         batches = await consumer.getmany(timeout_ms=1000)
         for records in batches.values():
             for record in records:
-                message = message_of(record.value)
+                try:
+                    message = message_of(record.value)
+                except Exception as exc:
+                    # Hostile or unforeseen input on a raw topic: skip the record, keep feeding.
+                    hub.skipped_total += 1
+                    log.warning("live.record_skipped hub=%s topic=%s partition=%d offset=%d "
+                                "error=%s", hub.name, record.topic, record.partition,
+                                record.offset, f"{type(exc).__name__}: {exc}"[:300])
+                    continue
                 if message is not None:
                     hub.broadcast(message)
 

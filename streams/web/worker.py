@@ -6,24 +6,27 @@
   complete whatever the number of stream workers (`streams.web.cluster.gather`).
 - `GET /telemetry/{worker_id}`: answered by the stream worker owning that worker; 404 with a
   message for a worker never heard of.
+- `DELETE /workers/{worker_id}`: unregister a worker (`fleetstream workers forget ID`).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web as aioweb
 from faust.web import Request, Response, View
 
-from schemas.event import now_utc
-from schemas.worker import WorkerHeartbeat, from_body
+from schemas.errors import InvalidEvent
+from schemas.event import now_utc, validate
+from schemas.worker import WorkerForget, WorkerHeartbeat, from_body
 from streams import topics
 from streams.app import app
 from streams.domain.worker import State, basic, telemetry
 from streams.tables import workers
 from streams.web.cluster import gather, value_or_404
-from streams.web.ingest import accept
+from streams.web.ingest import UnprocessableEntity, accept, check_token, publish
 
 
 def _local(view: Callable[[State], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
@@ -69,3 +72,26 @@ class WorkerTelemetry(View):
     async def get(self, request: Request, worker_id: str) -> Response:
         return self.json(telemetry(value_or_404(
             workers, worker_id, f"unknown worker {worker_id!r}: no heartbeat received from it")))
+
+
+@app.page("/workers/{worker_id}")
+class Worker(View):
+    """`DELETE`: unregister a worker (seed 004's leak check: workers never unregistered).
+
+    Publishes `worker.forget/1` on the heartbeat topic with the worker's key, so it is ordered
+    with its heartbeats; 202 once Kafka has it (the owner then drops the state and the row).
+    Needs the ingest token when one is configured.
+    """
+
+    async def delete(self, request: aioweb.Request, worker_id: str) -> Response:
+        check_token(request)
+        try:
+            forget = validate(WorkerForget, {
+                "event_id": str(uuid.uuid4()), "source": f"http:{request.remote or 'unknown'}",
+                "ts": now_utc().isoformat(), "worker_id": worker_id})
+        except InvalidEvent as exc:
+            raise UnprocessableEntity(
+                "invalid worker id", errors=[e.as_dict() for e in exc.errors]) from None
+        await publish(topics.heartbeat, forget.worker_id, forget.encode())
+        return self.json({"status": "accepted", "worker_id": forget.worker_id,
+                          "event_id": str(forget.event_id)}, status=202)

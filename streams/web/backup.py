@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web as aioweb
 from faust.web import Request, Response, View
-from faust.web.exceptions import BadRequest
+from faust.web.exceptions import ValidationError as BadRequest
 
 from schemas.adapters.seed003 import from_seed_body
 from schemas.backup import BackupProgress

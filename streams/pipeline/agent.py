@@ -29,6 +29,7 @@ from faust.types import TP
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
 from schemas.event import epoch_micros, now_utc
+from streams import metrics
 from streams.faust_tuning import committed_offset
 from streams.pipeline.domain import Record
 from streams.pipeline.policy import Backoff
@@ -88,7 +89,7 @@ async def consume(pipeline: Pipeline[Any], stream: Any, *, max_batch: int, withi
         failures = 0
         while True:
             try:
-                await pipeline.process(records, now_us())
+                report = await pipeline.process(records, now_us())
                 break
             except Exception:
                 failures += 1
@@ -99,6 +100,8 @@ async def consume(pipeline: Pipeline[Any], stream: Any, *, max_batch: int, withi
         for event in events:
             # The batch is done: drop our reference, so take_events' ack commits it.
             event.message.decref()
+        if records:
+            metrics.record_batch(pipeline.domain.name, records[0].topic, report)
 
 
 def is_catching_up(end_offset: int, processed_offset: int | None, newest_event_us: int | None,

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from streams import topics
+from streams import metrics, topics
 from streams.app import app, settings
 from streams.pipeline import agent
 from streams.pipeline.domain import Domain
@@ -21,6 +21,9 @@ from streams.pipeline.sink import Sink
 from streams.projections.points import SINK as POINTS
 from streams.sinks.postgres import Database, PostgresSink
 from streams.sinks.topic import TopicSink
+
+PIPELINES: list[tuple[Pipeline[Any], Any]] = []
+"""Every pipeline of this worker with its source topic (for metrics and health)."""
 
 
 @functools.cache
@@ -63,7 +66,8 @@ def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sin
     partitions whose newest event is older than that are caught up on before sweeping)."""
     pipeline: Pipeline[Any] = Pipeline(
         domain, store, sinks, agent.KafkaOutbound(topics.alerts, topics.deadletter), health,
-        max_clock_skew_s=settings.max_clock_skew_seconds)
+        max_clock_skew_s=settings.max_clock_skew_seconds, on_retry=metrics.record_retry)
+    PIPELINES.append((pipeline, source))
 
     async def process(stream: Any) -> None:
         await agent.consume(pipeline, stream, max_batch=settings.batch_max_lines,

@@ -52,6 +52,8 @@ State = dict[str, Any]
 SAMPLE_WINDOW = 8
 SPEED_SMOOTHING = 0.3
 FRESH, STALE, STALLED = 0, 1, 2
+STALENESS = ("fresh", "stale", "stalled")
+"""The name of each level, as views, the CLI and the `backup_jobs.staleness` column show it."""
 ALERT_KINDS = {STALE: "backup.stale", STALLED: "backup.stalled"}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -251,7 +253,7 @@ def summary(job: State) -> dict[str, Any]:
         "eta_seconds": job["eta_seconds"], "progress_percent": job["progress_percent"],
         "started_at": iso(job["started_us"]), "last_telemetry_at": iso(job["last_telemetry_us"]),
         "completed_at": iso(job["completed_us"]), "stale": job["stale_level"] != FRESH,
-        "stale_level": ("fresh", "stale", "stalled")[job["stale_level"]],
+        "stale_level": STALENESS[job["stale_level"]], "staleness": STALENESS[job["stale_level"]],
         "stale_since": iso(job["stale_since_us"]), "error": job["error"],
         "last_seq": job["version"],
         "disks": [

@@ -8,7 +8,7 @@ so a replay writes identical rows.
 
 from __future__ import annotations
 
-from streams.domain.backup import State, from_micros
+from streams.domain.backup import STALENESS, State, from_micros
 from streams.projections.points import point_message
 from streams.projections.rows import Row, upsert
 from streams.sinks.influx import line
@@ -19,8 +19,8 @@ JOBS = upsert("backup_jobs", (
     ("bytes_transferred", "int8"), ("total_bytes", "int8"), ("transfer_speed_bps", "float8"),
     ("eta_seconds", "int8"), ("progress_percent", "float8"), ("started_at", "timestamptz"),
     ("last_telemetry_at", "timestamptz"), ("completed_at", "timestamptz"),
-    ("stale_since", "timestamptz"), ("error", "text"), ("last_seq", "int8"),
-    ("updated_at", "timestamptz"),
+    ("stale_since", "timestamptz"), ("staleness", "text"), ("error", "text"),
+    ("last_seq", "int8"), ("updated_at", "timestamptz"),
 ), key=("job_id",), guard="backup_jobs.last_seq <= EXCLUDED.last_seq")
 
 DISKS = upsert("backup_disks", (
@@ -39,7 +39,8 @@ def rows(job: State) -> list[Row]:
         job["bytes_transferred"], job["total_bytes"], _float(job["transfer_speed_bps"]),
         job["eta_seconds"], _float(job["progress_percent"]), from_micros(job["started_us"]),
         from_micros(job["last_telemetry_us"]), from_micros(job["completed_us"]),
-        from_micros(job["stale_since_us"]), job["error"], job["version"], updated))]
+        from_micros(job["stale_since_us"]), STALENESS[job["stale_level"]], job["error"],
+        job["version"], updated))]
     for index, disk in job["disks"].items():
         result.append(Row(DISKS, (
             job["job_id"], int(index), disk["bytes_transferred"], disk["total_bytes"],

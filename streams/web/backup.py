@@ -2,8 +2,8 @@
 
 - `POST /api/v1/telemetry/{job_type}/{job_id}`: seed 003's body (see `schemas.adapters.seed003`),
   answered with seed 003's response only after Kafka acknowledged the event.
-- `GET /jobs[?status=running][&limit=500][&offset=0]`: jobs a page at a time, complete across
-  workers (scatter-gather), newest telemetry first.
+- `GET /jobs[?status=running][&staleness=stale][&limit=500][&offset=0]`: jobs a page at a time,
+  complete across workers (scatter-gather), newest telemetry first.
 - `GET /jobs/{job_id}`: one job with its disks and stale flag, answered by the key's owner.
 What it must not do: compute job state (the agent and the domain module do), or read PostgreSQL
 (views answer from the live tables).
@@ -22,7 +22,7 @@ from schemas.backup import BackupProgress
 from schemas.event import now_utc
 from streams import topics
 from streams.app import app
-from streams.domain.backup import summary
+from streams.domain.backup import STALENESS, summary
 from streams.tables import jobs as state
 from streams.web.cluster import gather, is_local_request, value_or_404
 from streams.web.ingest import accept
@@ -66,15 +66,18 @@ def _limit(request: Request) -> tuple[int, int]:
 @app.page("/jobs")
 class Jobs(View):
     """Jobs, newest telemetry first, a page at a time (`?limit=` default 500, `?offset=`);
-    `?status=` keeps only jobs with that status. `total` counts every matching job."""
+    `?status=` / `?staleness=` (fresh, stale, stalled) keep only the jobs that have it. `total`
+    counts every matching job."""
 
     async def get(self, request: Request) -> Response:
         wanted = request.query.get("status")
+        staleness = request.query.get("staleness")
         limit, offset = _limit(request)
 
         def local() -> dict[str, Any]:
             return {job_id: summary(job) for job_id, job in state.owned_items()
-                    if wanted is None or job["status"] == wanted}
+                    if (wanted is None or job["status"] == wanted)
+                    and (staleness is None or STALENESS[job["stale_level"]] == staleness)}
 
         jobs = await gather(request, state, local)
         if is_local_request(request):

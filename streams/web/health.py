@@ -1,7 +1,8 @@
 """`GET /health`: liveness in seed 004's shape, `{"status": ..., "time": <unix seconds>}`.
 
-`status` is `healthy`, or `degraded` while a sink of this worker fails to take writes (its
-pipeline is retrying: nothing is lost, but projections lag); `degraded` lists each such sink with
+`status` is `healthy` (exactly seed 004's shape), or `degraded` while a sink of this worker fails
+to take writes (its pipeline is retrying: nothing is lost, but projections lag); then `degraded`
+lists each such sink with
 the reason of its last failure, since when it fails and how many retries it took so far. The
 answer is 200 either way: the worker is alive and will catch up by itself.
 """
@@ -22,8 +23,10 @@ class Health(View):
 
     async def get(self, request: Request) -> Response:
         degraded = health.degraded()
+        if not degraded:
+            return self.json({"status": "healthy", "time": int(time.time())})
         return self.json({
-            "status": "degraded" if degraded else "healthy",
+            "status": "degraded",
             "time": int(time.time()),
             "degraded": [{"sink": d.sink, "reason": d.reason, "since": int(d.since),
                           "retries": d.retries} for d in degraded],

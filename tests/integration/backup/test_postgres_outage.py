@@ -53,7 +53,7 @@ async def test_rows_are_complete_and_exact_after_a_database_outage(app_env: AppE
     try:
         await app_env.produce(topic, [(e.job_id.encode(), e.encode()) for e in during])
         await asyncio.sleep(4)  # the worker meets the outage and keeps retrying
-        assert "sink.retry sink=backup_jobs" in worker.log()
+        assert "sink.retry sink=postgres" in worker.log()
     finally:
         await admin(app_env, f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
 

@@ -2,16 +2,23 @@
 
 A command gets its configuration from `common.process.load_settings(process)`: on invalid
 settings it prints the one message naming every problem and exits with status 2.
-`positive_seconds` parses duration options.
+`positive_seconds` parses duration options; `printable` makes outside text safe for a terminal
+(`has_control_characters` tells whether it had to).
 """
 
 from __future__ import annotations
 
 import argparse
+import unicodedata
 
 from common.process import load_settings, stop_on_signals
 
-__all__ = ["load_settings", "positive_seconds", "stop_on_signals"]
+__all__ = ["has_control_characters", "load_settings", "positive_seconds", "printable",
+           "stop_on_signals"]
+
+# Control (Cc), format (Cf: bidi overrides, zero-width) and line/paragraph separators: printed
+# raw they move the cursor, recolour or reorder what an operator reads.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def positive_seconds(raw: str) -> float:
@@ -20,3 +27,36 @@ def positive_seconds(raw: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return value
+
+
+def _escape(char: str) -> str:
+    if char == "\\":
+        return "\\\\"
+    if unicodedata.category(char) not in _UNPRINTABLE:
+        return char
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a character `printable` would escape (other than a backslash)."""
+    return any(unicodedata.category(char) in _UNPRINTABLE for char in text)
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """`text` with every control character escaped (`\\x1b`, `\\u202e`; a backslash doubled),
+    cut to at most `limit` characters ending in `...` (never inside an escape): outside text,
+    fit for a terminal."""
+    pieces = [_escape(char) for char in text]
+    if limit is None or sum(map(len, pieces)) <= limit:
+        return "".join(pieces)
+    kept: list[str] = []
+    room = max(0, limit - 3)
+    for piece in pieces:
+        if len(piece) > room:
+            break
+        kept.append(piece)
+        room -= len(piece)
+    return "".join(kept) + "..."

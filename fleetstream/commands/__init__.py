@@ -2,8 +2,9 @@
 
 A command gets its configuration from `common.process.load_settings(process)`: on invalid
 settings it prints the one message naming every problem and exits with status 2.
-`positive_seconds` parses duration options; `printable` makes outside text safe for a terminal
-(`has_control_characters` tells whether it had to).
+`positive_seconds` parses duration options, `check_identifier` an id option (a Kafka key, a file
+name); `printable` makes outside text safe for a terminal (`has_control_characters` tells whether
+it had to).
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import unicodedata
 
 from common.process import load_settings, stop_on_signals
 
-__all__ = ["has_control_characters", "load_settings", "positive_seconds", "printable",
-           "stop_on_signals"]
+__all__ = ["MAX_IDENTIFIER", "check_identifier", "has_control_characters", "identifier_option",
+           "load_settings", "positive_seconds", "printable", "stop_on_signals"]
+
+MAX_IDENTIFIER = 256
+"""The longest id an event carries (`schemas.event.Identifier`)."""
 
 # Control (Cc), format (Cf: bidi overrides, zero-width) and line/paragraph separators: printed
 # raw they move the cursor, recolour or reorder what an operator reads.
@@ -27,6 +31,26 @@ def positive_seconds(raw: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return value
+
+
+def check_identifier(text: str) -> str:
+    """An id as given, or ValueError saying what is wrong with it (empty, too long, control
+    characters); the message never echoes the raw characters."""
+    if not text.strip():
+        raise ValueError("is empty")
+    if len(text) > MAX_IDENTIFIER:
+        raise ValueError(f"is {len(text)} characters long, more than {MAX_IDENTIFIER}")
+    if has_control_characters(text):
+        raise ValueError(f"contains control characters: '{printable(text, 80)}'")
+    return text
+
+
+def identifier_option(text: str) -> str:
+    """argparse type of an id option, e.g. `--job-id`, `--worker-id`."""
+    try:
+        return check_identifier(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _escape(char: str) -> str:

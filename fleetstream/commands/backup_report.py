@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, get_args
 
 from common.settings import BACKUP_REPORT, Settings
-from fleetstream.commands import has_control_characters, load_settings, printable
+from fleetstream.commands import check_identifier, identifier_option, load_settings, printable
 from producers.backup import SeqClock, progress_event
 from producers.publisher import Publisher, outbox_name
 from schemas.backup import JobStatus, JobType
@@ -28,28 +28,6 @@ from schemas.errors import InvalidEvent
 _DISK = re.compile(r"(?P<index>\d+):(?P<done>\d+)(?:/(?P<total>\d+))?")
 
 JOB_ID_ENV = "MIGRATEKIT_JOB_ID"
-MAX_JOB_ID = 256
-"""The longest job id (the schema's identifier bound); it is also the Kafka key and outbox name."""
-
-
-def check_job_id(text: str) -> str:
-    """A job id as given, or ValueError saying what is wrong with it (empty, control
-    characters, too long); the message never echoes the raw characters."""
-    if not text.strip():
-        raise ValueError("is empty")
-    if len(text) > MAX_JOB_ID:
-        raise ValueError(f"is {len(text)} characters long, more than {MAX_JOB_ID}")
-    if has_control_characters(text):
-        raise ValueError(f"contains control characters: '{printable(text, 80)}'")
-    return text
-
-
-def job_id_option(text: str) -> str:
-    """argparse type of `--job-id`."""
-    try:
-        return check_job_id(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def resolve_job_id(option: str | None, environ: Mapping[str, str]) -> str:
@@ -61,7 +39,7 @@ def resolve_job_id(option: str | None, environ: Mapping[str, str]) -> str:
     if value is None:
         raise ValueError(f"no job id: pass --job-id or set {JOB_ID_ENV}")
     try:
-        return check_job_id(value)
+        return check_identifier(value)
     except ValueError as exc:
         raise ValueError(f"{JOB_ID_ENV} {exc}") from None
 
@@ -78,7 +56,7 @@ def disk_spec(text: str) -> tuple[int, tuple[int, int | None]]:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "backup-report", help="publish one backup job progress report and wait for Kafka")
-    parser.add_argument("--job-id", type=job_id_option,
+    parser.add_argument("--job-id", type=identifier_option,
                         help=f"the job's id (default: ${JOB_ID_ENV})")
     parser.add_argument("--job-type", required=True, choices=get_args(JobType))
     parser.add_argument("--status", default="running", choices=get_args(JobStatus))

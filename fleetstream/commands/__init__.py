@@ -21,8 +21,9 @@ MAX_IDENTIFIER = 256
 """The longest id an event carries (`schemas.event.Identifier`)."""
 
 # Control (Cc), format (Cf: bidi overrides, zero-width) and line/paragraph separators: printed
-# raw they move the cursor, recolour or reorder what an operator reads.
-_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# raw they move the cursor, recolour or reorder what an operator reads. Lone surrogates (Cs) are
+# what `bytes.decode(errors="surrogateescape")` makes of bytes that are not UTF-8.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 def positive_seconds(raw: str) -> float:
@@ -59,6 +60,8 @@ def _escape(char: str) -> str:
     if unicodedata.category(char) not in _UNPRINTABLE:
         return char
     code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, kept by surrogateescape
+        return f"\\x{code - 0xDC00:02x}"
     if code < 0x100:
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
@@ -70,7 +73,8 @@ def has_control_characters(text: str) -> bool:
 
 
 def printable(text: str, limit: int | None = None) -> str:
-    """`text` with every control character escaped (`\\x1b`, `\\u202e`; a backslash doubled),
+    """`text` with every control character escaped (`\\x1b`, `\\u202e`; a backslash doubled; a
+    byte that was not UTF-8, decoded with `errors="surrogateescape"`, as `\\xff`),
     cut to at most `limit` characters ending in `...` (never inside an escape): outside text,
     fit for a terminal."""
     pieces = [_escape(char) for char in text]

@@ -21,8 +21,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaError
 
@@ -33,7 +33,11 @@ from fleetstream.commands.deadletter.options import parse_address, parse_since, 
 from fleetstream.commands.deadletter.reading import Record, Scan, fetch, scan
 from fleetstream.commands.deadletter.redrive import plan, resend
 
+T = TypeVar("T")
+
 DEFAULT_LIMIT = 100
+_GUARD_SECONDS = 30.0
+"""Beyond `--timeout`: the bound on a Kafka client call that has no deadline of its own."""
 
 
 def _add_filters(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -75,8 +79,9 @@ def register(subparsers: Any) -> None:
 def _settings() -> Settings:
     settings = load_settings(CLI)
     if settings.log_level != "debug":
-        # aiokafka's INFO lines (assignments, metadata) are noise around a listing.
-        logging.getLogger("aiokafka").setLevel(logging.WARNING)
+        # aiokafka logs assignments and each failed connection attempt; the command reports
+        # the outcome itself, once.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     return settings
 
 
@@ -89,6 +94,10 @@ def _origin_filter(settings: Settings, topic: str | None) -> Callable[[Record], 
 
 def _timeout(args: argparse.Namespace) -> float:
     return float(args.timeout) if args.timeout is not None else 30.0
+
+
+def _bounded(coro: Coroutine[Any, Any, T], timeout: float) -> T:
+    return asyncio.run(asyncio.wait_for(coro, timeout + _GUARD_SECONDS))
 
 
 def _fail(message: str) -> int:
@@ -119,7 +128,7 @@ def _report_scan(settings: Settings, result: Scan, timeout: float) -> bool:
 def run_list(args: argparse.Namespace) -> int:
     settings = _settings()
     try:
-        result = asyncio.run(_scan(settings, args, args.limit))
+        result = _bounded(_scan(settings, args, args.limit), _timeout(args))
     except (KafkaError, TimeoutError, OSError) as exc:
         return _fail(f"cannot read {settings.topic('deadletter')} from Kafka at "
                      f"{settings.kafka_bootstrap_servers}: {printable(repr(exc), 300)}")
@@ -175,7 +184,8 @@ def run_redrive(args: argparse.Namespace) -> int:
         return 2
     settings = _settings()
     try:
-        return asyncio.run(_redrive(settings, args))
+        # Reading and sending each have --timeout.
+        return _bounded(_redrive(settings, args), 2 * _timeout(args))
     except (KafkaError, TimeoutError, OSError) as exc:
         return _fail(f"Kafka at {settings.kafka_bootstrap_servers} failed: "
                      f"{printable(repr(exc), 300)}")

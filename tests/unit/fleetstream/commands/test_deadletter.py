@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +17,9 @@ from fleetstream.commands.deadletter.options import parse_address, parse_since
 from fleetstream.commands.deadletter.reading import RawPayloadError, Record
 from fleetstream.commands.deadletter.redrive import plan
 from schemas.deadletter import DeadLetter
+from tests.integration.helpers import free_port
 
+FLEETSTREAM = str(Path(sys.executable).parent / "fleetstream")
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 PREFIX = "telemetry."
 
@@ -101,3 +107,14 @@ def test_json_output_is_ascii_and_keeps_the_dead_letter() -> None:
     assert text.isascii()
     assert '"key": "' + base64.b64encode(b"\xfe").decode() + '"' in text
     assert '"key_encoding": "base64"' in text and '"origin_topic": "telemetry.node"' in text
+
+
+@pytest.mark.parametrize("args", [["deadletter"], ["deadletter", "redrive", "--offset", "0:1"]])
+def test_an_unreachable_kafka_is_one_clear_error(args: list[str]) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FLEETSTREAM_")}
+    result = subprocess.run([FLEETSTREAM, *args, "--timeout", "5"],
+                            env={**clean, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"},
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("fleetstream deadletter: ")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr

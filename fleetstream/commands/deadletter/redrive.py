@@ -58,8 +58,7 @@ def plan(records: Sequence[Record], topic_prefix: str, deadletter_topic: str) ->
                 f"rejected by the HTTP endpoint {letter.origin_endpoint or '?'}: its body is in "
                 "that endpoint's format and has no origin topic; re-POST it to the endpoint")))
             continue
-        if not letter.origin_topic.startswith(topic_prefix) or \
-                letter.origin_topic == deadletter_topic:
+        if not _redrivable(letter.origin_topic, topic_prefix, deadletter_topic):
             result.skipped.append((record, (
                 f"origin topic {letter.origin_topic!r} is not a topic of prefix "
                 f"{topic_prefix!r}")))
@@ -71,6 +70,12 @@ def plan(records: Sequence[Record], topic_prefix: str, deadletter_topic: str) ->
             continue
         result.resend.append(Resend(record, letter.origin_topic, record.key, value))
     return result
+
+
+def _redrivable(topic: str, topic_prefix: str, deadletter_topic: str) -> bool:
+    # `__`: Kafka's and Faust's internal topics, which an empty prefix would otherwise admit.
+    return (topic.startswith(topic_prefix) and topic != deadletter_topic
+            and not topic.startswith("__"))
 
 
 async def resend(bootstrap: str, deadletter_topic: str, items: Sequence[Resend],

@@ -118,3 +118,12 @@ def test_an_unreachable_kafka_is_one_clear_error(args: list[str]) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("fleetstream deadletter: ")
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_an_empty_prefix_still_keeps_redrive_off_internal_topics() -> None:
+    internal = record(DeadLetter.of(b"{}", "r", topic="__consumer_offsets", partition=0,
+                                    offset=0))
+    ours = record(DeadLetter.of(b"{}", "r", topic="backup", partition=0, offset=0))
+    decided = plan([internal, ours], "", "deadletter")
+    assert [item.topic for item in decided.resend] == ["backup"]
+    assert len(decided.skipped) == 1

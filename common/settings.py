@@ -27,11 +27,14 @@ NODE_AGENT = "node-agent"
 VM_AGENT = "vm-agent"
 HEARTBEAT = "heartbeat"
 BACKUP_REPORT = "backup-report"
+CLI = "cli"
+"""The operator commands (workers, status, jobs, job, api, deadletter, outbox)."""
 PRODUCERS = frozenset({NODE_AGENT, VM_AGENT, HEARTBEAT, BACKUP_REPORT})
-PROCESSES = frozenset({WORKER}) | PRODUCERS
+PROCESSES = frozenset({WORKER, CLI}) | PRODUCERS
 """Each process reads and shows only the settings of its own section (`Setting.used_by`)."""
 _ALL = PROCESSES
 _WORKER = frozenset({WORKER})
+_CLI = frozenset({CLI})
 _VM = frozenset({VM_AGENT})
 _NODE = frozenset({NODE_AGENT})
 
@@ -81,6 +84,22 @@ def _topic_prefix(raw: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._-]*", raw):
         raise ValueError("may only contain letters, digits, '.', '_' and '-'")
     return raw
+
+
+def http_url(raw: str) -> str:
+    """An http(s) base URL with a host, e.g. `http://10.0.0.5:6066`; empty stays empty."""
+    url = raw.strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. "
+                         "http://127.0.0.1:6066")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError as exc:
+        raise ValueError(f"has an invalid port ({exc})") from None
+    return url.rstrip("/")
 
 
 def _log_level(raw: str) -> str:
@@ -195,12 +214,15 @@ SETTINGS: tuple[Setting, ...] = (
             "PostgreSQL rows are kept.", used_by=_WORKER),
     Setting("web_host", "FLEETSTREAM_WEB_HOST", _non_empty, "127.0.0.1",
             "Host other workers reach this HTTP server at (also bound unless WEB_BIND is set).",
-            used_by=_WORKER),
+            used_by=_WORKER | _CLI),
     Setting("web_bind", "FLEETSTREAM_WEB_BIND", _optional, "",
             "Address the HTTP server binds (empty: FLEETSTREAM_WEB_HOST), e.g. 0.0.0.0.",
             used_by=_WORKER),
     Setting("web_port", "FLEETSTREAM_WEB_PORT", _port, "6066", "HTTP port of the worker.",
-            used_by=_WORKER),
+            used_by=_WORKER | _CLI),
+    Setting("api_url", "FLEETSTREAM_WEB_URL", http_url, "",
+            "Worker URL the query commands use (empty: FLEETSTREAM_WEB_HOST:FLEETSTREAM_WEB_PORT).",
+            used_by=_CLI, url_with_credentials=True),
     Setting("ingest_token", "FLEETSTREAM_INGEST_TOKEN", _optional, "",
             "Bearer token required by the ingest endpoints (empty: no token).",
             used_by=_WORKER, secret=True),
@@ -251,6 +273,7 @@ class Settings:
     web_host: str
     web_bind: str
     web_port: int
+    api_url: str
     ingest_token: str
     max_body_bytes: int
     data_dir: Path
@@ -316,7 +339,13 @@ class Settings:
 
     @property
     def web_url(self) -> str:
+        """This worker's own URL (what its peers call), from FLEETSTREAM_WEB_HOST and _PORT."""
         return f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def query_url(self) -> str:
+        """Where the query commands reach a worker: FLEETSTREAM_WEB_URL, else `web_url`."""
+        return self.api_url or self.web_url
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -7,7 +7,10 @@ mode; the publisher deletes a row only after Kafka acknowledged it.
 Bounds: `max_events` rows and `max_bytes` payload bytes (key + value). A put that would exceed
 either drops the OLDEST rows — recent telemetry is worth more than old — and adds them, in the same
 transaction, to a dropped counter stored in the same file, so the count of lost events survives
-restarts and is reported by `stats()`. Losses are never silent.
+restarts and is reported by `stats()`. Losses are never silent. The publisher's latest delivery
+error is kept in the file too (`record_error`), so an operator sees why a backlog grows without
+the producer's logs: `read_stats(path)` reads all of it from outside, read-only, while the
+producer runs (`fleetstream outbox`).
 
 What it must not do: know about Kafka; decode or re-encode values (the `event_id` inside each
 value is what turns a resend after a crash into a duplicate the stream workers drop); block the
@@ -56,7 +59,13 @@ _SCHEMA = (
     """,
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "INSERT OR IGNORE INTO counters (name, value) VALUES ('dropped', 0)",
+    # Added after the first release: files without it get it on their next open, and code that
+    # predates it ignores it.
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT, at REAL)",
 )
+_LAST_ERROR = "last_delivery_error"
+MAX_ERROR_CHARS = 2000
+"""A stored delivery error is cut to this length (broker messages can be long)."""
 
 
 class OutboxError(RuntimeError):
@@ -96,6 +105,9 @@ class OutboxStats:
     """Events dropped to respect the bounds since the file was created (persisted)."""
     oldest_enqueued_at: float | None
     """Wall-clock enqueue time of the oldest undelivered event; None when empty."""
+    last_error: str | None = None
+    """The latest delivery error the publisher recorded (kept after recovery), persisted."""
+    last_error_at: float | None = None
 
 
 class Outbox:
@@ -123,6 +135,7 @@ class Outbox:
         self._depth = 0
         self._bytes = 0
         self._dropped = 0
+        self._last_error: tuple[str, float] | None = None
         # An immutable snapshot replaced after every change, so `stats()` costs no SQLite call.
         self._stats = OutboxStats(depth=0, bytes=0, dropped=0, oldest_enqueued_at=None)
 
@@ -151,6 +164,10 @@ class Outbox:
         id_list = list(ids)
         if id_list:
             await self._run(functools.partial(self._delete, id_list))
+
+    async def record_error(self, error: str, at: float) -> None:
+        """Durably note the publisher's latest delivery error (wall-clock `at`) for `stats()`."""
+        await self._run(functools.partial(self._record_error, error[:MAX_ERROR_CHARS], at))
 
     async def stats(self) -> OutboxStats:
         """Depth, payload bytes, dropped total and oldest enqueue time; O(1) once open."""
@@ -203,6 +220,7 @@ class Outbox:
             (self._dropped,) = conn.execute(
                 "SELECT value FROM counters WHERE name = 'dropped'"
             ).fetchone()
+            self._last_error = _last_error(conn)
             self._publish_stats(conn)
         except BaseException:
             conn.close()
@@ -243,6 +261,15 @@ class Outbox:
         self._dropped += dropped_rows
         self._publish_stats(conn)
 
+    def _record_error(self, error: str, at: float, conn: sqlite3.Connection) -> None:
+        with _transaction(conn):
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (name, value, at) VALUES (?, ?, ?)",
+                (_LAST_ERROR, error, at),
+            )
+        self._last_error = (error, at)
+        self._publish_stats(conn)
+
     def _peek(self, limit: int, conn: sqlite3.Connection) -> list[OutboxRecord]:
         rows = conn.execute(
             "SELECT id, topic, key, value, enqueued_at FROM outbox ORDER BY id LIMIT ?", (limit,)
@@ -267,12 +294,63 @@ class Outbox:
 
     def _publish_stats(self, conn: sqlite3.Connection) -> None:
         oldest = conn.execute("SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1").fetchone()
+        error, error_at = self._last_error or (None, None)
         self._stats = OutboxStats(
             depth=self._depth,
             bytes=self._bytes,
             dropped=self._dropped,
             oldest_enqueued_at=oldest[0] if oldest else None,
+            last_error=error,
+            last_error_at=error_at,
         )
+
+
+def read_stats(path: Path, timeout: float = 2.0) -> OutboxStats:
+    """The stats of the outbox file at `path`, read from outside the producer that owns it.
+
+    The connection is read-only and in WAL mode readers never block the writer, so this is safe
+    while the producer runs; a file of an older release (without the `meta` table) reads as
+    having no recorded error. Blocking: call it from a command or an executor. Raises
+    OutboxError when the file is not a readable outbox.
+    """
+    if not path.is_file():
+        raise OutboxError(f"{path}: no such outbox file")
+    try:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout,
+            isolation_level=None,
+        )
+    except sqlite3.Error as exc:
+        raise OutboxError(f"{path}: cannot open the outbox read-only ({exc})") from None
+    try:
+        # One read transaction: every figure comes from the same snapshot.
+        conn.execute("BEGIN")
+        depth, size = conn.execute(
+            "SELECT count(*), coalesce(sum(size), 0) FROM outbox"
+        ).fetchone()
+        oldest = conn.execute("SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1").fetchone()
+        dropped = conn.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
+        error, error_at = _last_error(conn) or (None, None)
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise OutboxError(f"{path}: not a readable outbox ({exc})") from None
+    finally:
+        conn.close()
+    return OutboxStats(
+        depth=depth, bytes=size, dropped=dropped[0] if dropped else 0,
+        oldest_enqueued_at=oldest[0] if oldest else None,
+        last_error=error, last_error_at=error_at,
+    )
+
+
+def _last_error(conn: sqlite3.Connection) -> tuple[str, float] | None:
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if not has_meta:
+        return None
+    row = conn.execute("SELECT value, at FROM meta WHERE name = ?", (_LAST_ERROR,)).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 @contextmanager

@@ -382,6 +382,7 @@ class Publisher:
         delay = backoff_delay(attempt, self._backoff_initial, self._backoff_max)
         self._last_error = _describe(exc)
         self._last_error_at = time.time()
+        await self._persist_error(self._last_error, self._last_error_at)
         depth = (await self._outbox.stats()).depth
         level = logging.WARNING if isinstance(exc, _EXPECTED_ERRORS) else logging.ERROR
         log.log(
@@ -392,6 +393,14 @@ class Publisher:
         # A plain sleep, not the wake event: a steady stream of publishes must not defeat the
         # backoff while Kafka is down.
         await asyncio.sleep(delay)
+
+    async def _persist_error(self, error: str, at: float) -> None:
+        """Keep the error in the outbox file for `fleetstream outbox`; best effort: a disk that
+        cannot take it must not stop the delivery loop (the error is logged either way)."""
+        try:
+            await self._outbox.record_error(error, at)
+        except sqlite3.Error as exc:
+            log.warning("publisher.error_not_recorded name=%s error=%r", self.name, exc)
 
     async def _discard_producer(self) -> None:
         producer, self._producer = self._producer, None

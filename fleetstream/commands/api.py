@@ -1,10 +1,11 @@
 """The HTTP client of the query commands (`workers`, `status`, `jobs`, `job`); `fleetstream api`.
 
-Why it exists: the query commands read a stream worker's HTTP API (at FLEETSTREAM_WEB_HOST and
-FLEETSTREAM_WEB_PORT, the same settings the worker serves on) and must fail the same clear way
-when it is not there. `get_json(path)` is that one way, `show(path, render)` prints an answer or
-that failure, and `table` lays rows out in columns; `fleetstream api PATH` prints any GET
-endpoint's JSON, for the views no command formats.
+Why it exists: the query commands read a stream worker's HTTP API and must find it and fail the
+same clear way when it is not there. Where: `--url`, else FLEETSTREAM_WEB_URL (`.stack/env`
+exports it), else FLEETSTREAM_WEB_HOST:FLEETSTREAM_WEB_PORT (the settings the worker serves on);
+`add_url_option` and `base_url` are that rule. `get_json(path)` is the one way to ask,
+`show(path, render, url)` prints an answer or the failure, and `table` lays rows out in columns;
+`fleetstream api PATH` prints any GET endpoint's JSON, for the views no command formats.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from common.settings import CLI, http_url
 from fleetstream.commands import load_settings
 
 TIMEOUT = 10.0
@@ -40,13 +42,37 @@ def _error_message(body: bytes) -> str:
     return json.dumps(parsed)[:500]
 
 
+def url_option(raw: str) -> str:
+    """argparse type of `--url`: the same check as FLEETSTREAM_WEB_URL."""
+    try:
+        url = http_url(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not url:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return url
+
+
+def add_url_option(parser: argparse.ArgumentParser) -> None:
+    """The `--url` option every query command has."""
+    parser.add_argument("--url", type=url_option, metavar="URL",
+                        help="the worker's base URL (default: FLEETSTREAM_WEB_URL, else "
+                             "http://FLEETSTREAM_WEB_HOST:FLEETSTREAM_WEB_PORT)")
+
+
+def base_url(args: argparse.Namespace) -> str:
+    """The worker to ask: `--url` > FLEETSTREAM_WEB_URL > the web_host/web_port settings."""
+    url: str | None = getattr(args, "url", None)
+    return url or load_settings(CLI).query_url
+
+
 def get_json(path: str, base_url: str | None = None) -> Any:
     """GET `path` of the worker's API and return the parsed JSON.
 
     Raises `ApiError` when the worker is unreachable, answers with an error status (its message
     included, `status` set) or does not answer JSON.
     """
-    base = (base_url or load_settings().web_url).rstrip("/")
+    base = (base_url or load_settings(CLI).query_url).rstrip("/")
     url = f"{base}/{path.lstrip('/')}"
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
@@ -58,17 +84,18 @@ def get_json(path: str, base_url: str | None = None) -> Any:
         reason = getattr(exc, "reason", exc)
         raise ApiError(
             f"cannot reach the fleetstream worker at {base} ({reason}); is `fleetstream worker` "
-            "running there? (set FLEETSTREAM_WEB_HOST / FLEETSTREAM_WEB_PORT)") from None
+            "running there? (set --url or FLEETSTREAM_WEB_URL)") from None
     try:
         return json.loads(body)
     except ValueError:
         raise ApiError(f"{url} did not answer JSON: {body[:200]!r}") from None
 
 
-def show(path: str, render: Callable[[Any], str]) -> int:
-    """Print `render` of GET `path` (exit status 0), or why the API could not answer (1)."""
+def show(path: str, render: Callable[[Any], str], url: str | None = None) -> int:
+    """Print `render` of GET `path` of the worker at `url` (exit status 0), or why the API could
+    not answer (1)."""
     try:
-        answer = get_json(path)
+        answer = get_json(path, url)
     except ApiError as exc:
         print(f"fleetstream: {exc}", file=sys.stderr)
         return 1
@@ -88,8 +115,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("api", help="GET a path of the worker's HTTP API as JSON")
     parser.add_argument("path", help="e.g. /workers, /telemetry/worker-1, /jobs")
+    add_url_option(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return show(args.path, lambda answer: json.dumps(answer, indent=2, sort_keys=True))
+    return show(args.path, lambda answer: json.dumps(answer, indent=2, sort_keys=True),
+                base_url(args))

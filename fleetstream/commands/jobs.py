@@ -11,7 +11,7 @@ import argparse
 import urllib.parse
 from typing import Any
 
-from fleetstream.commands.api import show, table
+from fleetstream.commands.api import add_url_option, base_url, show, table
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -86,17 +86,19 @@ def format_job(job: dict[str, Any]) -> str:
 def register(subparsers: Any) -> None:
     jobs = subparsers.add_parser("jobs", help="list backup jobs")
     jobs.add_argument("--status", help="only jobs with this status, e.g. running")
+    add_url_option(jobs)
     jobs.set_defaults(run=run_jobs)
     job = subparsers.add_parser("job", help="show one backup job with its disks")
     job.add_argument("job_id", metavar="JOB_ID")
+    add_url_option(job)
     job.set_defaults(run=run_job)
 
 
 def run_jobs(args: argparse.Namespace) -> int:
     query = f"?{urllib.parse.urlencode({'status': args.status})}" if args.status else ""
     return show(f"/jobs{query}", lambda answer: format_table(answer["jobs"]) if answer["jobs"]
-                else "no backup jobs")
+                else "no backup jobs", base_url(args))
 
 
 def run_job(args: argparse.Namespace) -> int:
-    return show(f"/jobs/{urllib.parse.quote(args.job_id, safe='')}", format_job)
+    return show(f"/jobs/{urllib.parse.quote(args.job_id, safe='')}", format_job, base_url(args))

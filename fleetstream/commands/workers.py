@@ -13,14 +13,16 @@ import urllib.parse
 from datetime import datetime
 from typing import Any
 
-from fleetstream.commands.api import show, table
+from fleetstream.commands.api import add_url_option, base_url, show, table
 
 
 def register(subparsers: Any) -> None:
     workers = subparsers.add_parser("workers", help="list compute workers and their usage")
+    add_url_option(workers)
     workers.set_defaults(run=run_workers)
     status = subparsers.add_parser("status", help="show one compute worker's telemetry")
     status.add_argument("worker_id", metavar="WORKER_ID")
+    add_url_option(status)
     status.set_defaults(run=run_status)
 
 
@@ -75,9 +77,9 @@ def format_status(worker: dict[str, Any], now: float) -> str:
 
 
 def run_workers(args: argparse.Namespace) -> int:
-    return show("/workers", lambda workers: format_workers(workers, time.time()))
+    return show("/workers", lambda workers: format_workers(workers, time.time()), base_url(args))
 
 
 def run_status(args: argparse.Namespace) -> int:
     return show(f"/telemetry/{urllib.parse.quote(args.worker_id, safe='')}",
-                lambda worker: format_status(worker, time.time()))
+                lambda worker: format_status(worker, time.time()), base_url(args))

@@ -269,9 +269,12 @@ def base_env(stack_env: Mapping[str, str], tmp: Path) -> dict[str, str]:
     inherited = {k: v for k, v in os.environ.items()
                  if not k.startswith("FLEETSTREAM_") and k not in stack_env}
     run_id = uuid.uuid4().hex[:10]
+    # The stack's FLEETSTREAM_WEB_URL names the shared default worker port; it would win over
+    # each test's own FLEETSTREAM_WEB_PORT in the query commands.
+    stack = {k: v for k, v in stack_env.items() if k != "FLEETSTREAM_WEB_URL"}
     return {
         **inherited,
-        **stack_env,
+        **stack,
         "FLEETSTREAM_TOPIC_PREFIX": f"t{run_id}.",
         "FLEETSTREAM_APP_ID": f"fs-{run_id}",
         "FLEETSTREAM_PARTITIONS": "4",

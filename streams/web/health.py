@@ -2,8 +2,8 @@
 
 `status` is `healthy` (exactly seed 004's shape), or `degraded` while a sink of this worker fails
 to take writes (its pipeline is retrying: nothing is lost, but projections lag); then `degraded`
-lists each such sink with the reason of its last failure, since when it fails and how many retries it took so far. The
-answer is 200 either way: the worker is alive and will catch up by itself.
+lists each such sink with the reason of its last failure, since when it fails and how many
+retries it took so far. The answer is 200 either way: the worker is alive and will catch up.
 """
 
 from __future__ import annotations

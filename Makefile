@@ -53,7 +53,7 @@ rules: system-deps
 # common/settings.py; tests/unit/deploy fail until the committed files match.
 schemas: venv
 	$(BIN)/fleetstream schemas export schemas/json
-	$(BIN)/fleetstream config --example > .env.example.new && mv .env.example.new .env.example
+	$(BIN)/fleetstream schemas env-example > .env.example.new && mv .env.example.new .env.example
 
 unit: venv
 	$(BIN)/pytest tests/unit -q

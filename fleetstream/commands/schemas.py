@@ -1,5 +1,8 @@
 """`fleetstream schemas export DIR`: the JSON Schema of every event and seed body, one file each.
 
+`fleetstream schemas env-example` prints `.env.example` (see `common.env_example`); both are the
+generated contracts `make schemas` refreshes.
+
 Why it exists: producers and consumers in other languages validate against the same contract the
 Python code enforces. The schemas are generated from the pydantic models (validation mode: what a
 worker or ingest endpoint accepts), never written by hand, and committed under `schemas/json/`;
@@ -19,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from common import env_example
 from schemas.adapters.node import SeedApiSnapshot, SeedWsMessage
 from schemas.alert import Alert
 from schemas.backup import BackupProgress
@@ -89,9 +93,17 @@ def register(subparsers: Any) -> None:
         "export", help="write one JSON Schema file per event and seed body into DIR")
     export_parser.add_argument("directory", metavar="DIR", type=Path)
     export_parser.set_defaults(run=run_export)
+    example = actions.add_parser(
+        "env-example", help="print .env.example: every setting with its default and meaning")
+    example.set_defaults(run=run_env_example)
 
 
 def run_export(args: argparse.Namespace) -> int:
     for path in export(args.directory):
         print(path)
+    return 0
+
+
+def run_env_example(args: argparse.Namespace) -> int:
+    print(env_example.render(), end="")
     return 0

@@ -8,9 +8,11 @@ PYTHON ?= python3
 # Debian packages: JDK + Maven (Kafka broker from Maven Central), PostgreSQL server, the
 # line-protocol TSDB, libvirt headers (libvirt-python builds from source), Chromium (dashboard test),
 # the node exporter (node agent benchmark baseline), Prometheus and Alertmanager (promtool and
-# amtool check the shipped alerting rules and configs).
+# amtool check the shipped alerting rules and configs), docker-compose (renders
+# docker-compose.yml in its test; no Docker engine is needed or started).
 APT_PACKAGES := default-jre-headless maven postgresql victoria-metrics libvirt-dev pkg-config gcc \
-	python3-venv python3-dev chromium prometheus-node-exporter prometheus prometheus-alertmanager
+	python3-venv python3-dev chromium prometheus-node-exporter prometheus prometheus-alertmanager \
+	docker-compose
 
 .PHONY: test demo lint rules schemas unit integration stack-up stack-down system-deps venv bench clean
 

@@ -30,6 +30,8 @@ COMPOSE_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("FLEETSTREAM_WORKERS", "2", "Stream worker replicas: one per core, at most the partitions."),
     ("FLEETSTREAM_WEB_PUBLISH", "6066-6073",
      "Host ports published for the worker replicas' HTTP (one port per replica)."),
+    ("TSDB_RETENTION", "1y", "How long VictoriaMetrics keeps the fleet series."),
+    ("PROMETHEUS_RETENTION", "15d", "How long Prometheus keeps the pipeline metrics."),
     ("GRAFANA_ADMIN_PASSWORD", "admin", "Grafana's admin password (change it)."),
 )
 """(variable, default, meaning) of the variables only docker-compose.yml interpolates."""

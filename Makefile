@@ -7,11 +7,14 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 # Debian packages: JDK + Maven (Kafka broker from Maven Central), PostgreSQL server, the
 # line-protocol TSDB, libvirt headers (libvirt-python builds from source), Chromium (dashboard test),
-# the node exporter (node agent benchmark baseline).
+# the node exporter (node agent benchmark baseline), Prometheus and Alertmanager (promtool and
+# amtool check the shipped alerting rules and configs), docker-compose (renders
+# docker-compose.yml in its test; no Docker engine is needed or started).
 APT_PACKAGES := default-jre-headless maven postgresql victoria-metrics libvirt-dev pkg-config gcc \
-	python3-venv python3-dev chromium prometheus-node-exporter
+	python3-venv python3-dev chromium prometheus-node-exporter prometheus prometheus-alertmanager \
+	docker-compose
 
-.PHONY: test demo lint unit integration stack-up stack-down system-deps venv bench clean
+.PHONY: test demo lint rules schemas unit integration stack-up stack-down system-deps venv bench clean
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -35,9 +38,24 @@ stack-up: system-deps venv
 stack-down:
 	@if [ -x $(BIN)/fleetstream ]; then $(BIN)/fleetstream stack down; fi
 
-lint: venv
+lint: venv rules
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# The alerting rules, their unit tests (every rule firing and not firing) and the configs that
+# load them, as Prometheus and Alertmanager themselves read them.
+rules: system-deps
+	promtool check rules deploy/prometheus/fleetstream.rules.yml
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool test rules deploy/prometheus/fleetstream.rules.test.yml
+	amtool check-config deploy/alertmanager/alertmanager.yml
+
+# Regenerate the committed contracts for other languages and deployments: the JSON Schemas of
+# every event and seed body (schemas/json/) and .env.example. Run after changing schemas/ or
+# common/settings.py; tests/unit/deploy fail until the committed files match.
+schemas: venv
+	$(BIN)/fleetstream schemas export schemas/json
+	$(BIN)/fleetstream schemas env-example > .env.example.new && mv .env.example.new .env.example
 
 unit: venv
 	$(BIN)/pytest tests/unit -q

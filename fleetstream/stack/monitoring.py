@@ -125,6 +125,9 @@ class Prometheus(Service):
             f"--web.listen-address={HOST}:{self.port}",
             # Tests and `make demo` reload rules and config over HTTP (POST /-/reload).
             "--web.enable-lifecycle",
+            # Resend firing alerts every 2s, not every minute: the first sends of a fresh server
+            # go out before it has discovered Alertmanager, and a test would wait a minute.
+            "--rules.alert.resend-delay=2s",
             "--storage.tsdb.retention.time=7d", "--log.level=warn",
         ])
 

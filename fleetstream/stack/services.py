@@ -272,12 +272,13 @@ class Kafka(Service):
         if self.secure and not self._scram_marker.exists():
             # Storage formatted before the stack made SCRAM users: add the user through the
             # broker's admin API instead.
-            configs = ",".join(f"{m}=[password={self.sasl_password()}]"
-                               for m in self.scram_mechanisms)
-            _run(self._java("kafka.admin.ConfigCommand", "--bootstrap-server",
-                            f"{HOST}:{self.ports.kafka}", "--alter", "--add-config", configs,
-                            "--entity-type", "users", "--entity-name", self.sasl_user),
-                 "kafka: creating the SCRAM user")
+            # One mechanism per call: the broker refuses two credentials of a user in one request.
+            for mechanism in self.scram_mechanisms:
+                _run(self._java("kafka.admin.ConfigCommand", "--bootstrap-server",
+                                f"{HOST}:{self.ports.kafka}", "--alter", "--add-config",
+                                f"{mechanism}=[password={self.sasl_password()}]",
+                                "--entity-type", "users", "--entity-name", self.sasl_user),
+                     f"kafka: creating the {mechanism} user")
             self._scram_marker.write_text(self.sasl_user + "\n")
         return started
 

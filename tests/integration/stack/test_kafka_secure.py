@@ -12,6 +12,7 @@ import logging
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from common import kafka
 from common.settings import Settings
 from fleetstream.stack import Stack
+from fleetstream.stack.services import Kafka, Ports
 from producers.publisher import Publisher, PublisherError
 from tests.integration.helpers import (
     FLEETSTREAM,
@@ -31,6 +33,7 @@ from tests.integration.helpers import (
     ahttp,
     base_env,
     create_database,
+    free_port,
     unique,
     wait_for,
 )
@@ -170,3 +173,26 @@ async def test_heartbeats_over_sasl_ssl_reach_a_worker_over_sasl_ssl(
             emitter.terminate()
             emitter.wait(20)
         app.stop_workers()
+
+
+async def test_regression_storage_formatted_without_scram_user_gets_it_at_secure_start(
+    tmp_path: Path,
+) -> None:
+    # Stacks formatted before the SCRAM user existed (the shared one) must still work --secure.
+    ports = Ports(**{f.name: free_port() for f in fields(Ports)})
+    plain = Kafka(tmp_path, ports)
+    plain.prepare()
+    (tmp_path / "kafka" / "scram-user.created").unlink()
+    # A new password: only the admin-API path can have made the broker know it.
+    (tmp_path / "kafka" / "sasl.password").write_text("rotated-password\n")
+    secure = Kafka(tmp_path, ports, secure=True)
+    try:
+        assert secure.start()
+        settings = Settings.load({**secure.secure_env(), "FLEETSTREAM_DATA_DIR": str(tmp_path)},
+                                 dotenv=None)
+        await kafka.check_credentials(settings)
+        wrong = Settings.load({**secure.secure_env(), "KAFKA_SASL_PASSWORD": "old"}, dotenv=None)
+        with pytest.raises(kafka.KafkaCredentialsError):
+            await kafka.check_credentials(wrong)
+    finally:
+        secure.stop()

@@ -7,9 +7,11 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 # Debian packages: JDK + Maven (Kafka broker from Maven Central), PostgreSQL server, the
 # line-protocol TSDB, libvirt headers (libvirt-python builds from source), Chromium (dashboard test),
-# the node exporter (node agent benchmark baseline).
+# the node exporter (node agent benchmark baseline), Prometheus + Alertmanager (alert rules),
+# InfluxDB 1.x (strict line-protocol checks), openssl (certificates of the SASL_SSL listener).
 APT_PACKAGES := default-jre-headless maven postgresql victoria-metrics libvirt-dev pkg-config gcc \
-	python3-venv python3-dev chromium prometheus-node-exporter
+	python3-venv python3-dev chromium prometheus-node-exporter prometheus prometheus-alertmanager \
+	influxdb openssl
 
 .PHONY: test demo lint unit integration stack-up stack-down system-deps venv bench clean
 

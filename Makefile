@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 # Debian packages: JDK + Maven (Kafka broker from Maven Central), PostgreSQL server, the
 # line-protocol TSDB, libvirt headers (libvirt-python builds from source), Chromium (dashboard test),
-# the node exporter (node agent benchmark baseline), Prometheus and Alertmanager (promtool and
-# amtool check the shipped alerting rules and configs), docker-compose (renders
+# the node exporter (node agent benchmark baseline), Prometheus and Alertmanager (the stack's
+# monitoring; promtool and amtool check the shipped rules and configs), InfluxDB 1.x (strict
+# line-protocol checks), openssl (certificates of the SASL_SSL listener), docker-compose (renders
 # docker-compose.yml in its test; no Docker engine is needed or started).
 APT_PACKAGES := default-jre-headless maven postgresql victoria-metrics libvirt-dev pkg-config gcc \
 	python3-venv python3-dev chromium prometheus-node-exporter prometheus prometheus-alertmanager \
-	docker-compose
+	influxdb openssl docker-compose
 
 .PHONY: test demo lint rules schemas unit integration stack-up stack-down system-deps venv bench clean
 

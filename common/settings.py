@@ -11,6 +11,7 @@ A `.env` file in the working directory is read too; real environment variables w
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -128,6 +129,32 @@ def _path(raw: str) -> Path:
     return Path(raw).expanduser()
 
 
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw.strip()).expanduser() if raw.strip() else None
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"", "0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().upper()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+    return parse
+
+
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
 def mask_url(url: str) -> str:
     """Hide the password (or a lone token) in a URL's user-info part."""
     parts = urlsplit(url)
@@ -166,6 +193,26 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", _non_empty, "127.0.0.1:9092",
             "Kafka bootstrap servers, host:port[,host:port].", used_by=_ALL),
+    Setting("kafka_security_protocol", "KAFKA_SECURITY_PROTOCOL",
+            _one_of(*KAFKA_SECURITY_PROTOCOLS), "PLAINTEXT",
+            "How clients talk to the brokers: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+            used_by=_ALL),
+    Setting("kafka_sasl_mechanism", "KAFKA_SASL_MECHANISM", _one_of(*KAFKA_SASL_MECHANISMS),
+            "PLAIN", "SASL mechanism (SASL_* protocols): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.",
+            used_by=_ALL),
+    Setting("kafka_sasl_username", "KAFKA_SASL_USERNAME", _optional, "",
+            "SASL user name (SASL_* protocols).", used_by=_ALL),
+    Setting("kafka_sasl_password", "KAFKA_SASL_PASSWORD", _optional, "",
+            "SASL password (SASL_* protocols).", used_by=_ALL, secret=True),
+    Setting("kafka_ssl_cafile", "KAFKA_SSL_CAFILE", _optional_path, "",
+            "PEM file of the CAs that sign the brokers' certificates (empty: the system's).",
+            used_by=_ALL),
+    Setting("kafka_ssl_certfile", "KAFKA_SSL_CERTFILE", _optional_path, "",
+            "PEM client certificate, for brokers that require TLS client authentication.",
+            used_by=_ALL),
+    Setting("kafka_ssl_keyfile", "KAFKA_SSL_KEYFILE", _optional_path, "",
+            "PEM private key of KAFKA_SSL_CERTFILE (empty: in the certificate file).",
+            used_by=_ALL),
     Setting("database_url", "DATABASE_URL", _non_empty,
             "postgresql://fleetstream@127.0.0.1:55432/fleetstream",
             "PostgreSQL URL for the projections.", used_by=_WORKER, url_with_credentials=True),
@@ -226,6 +273,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest_token", "FLEETSTREAM_INGEST_TOKEN", _optional, "",
             "Bearer token required by the ingest endpoints (empty: no token).",
             used_by=_WORKER, secret=True),
+    Setting("allow_anonymous_ingest", "FLEETSTREAM_ALLOW_ANONYMOUS_INGEST", _bool, "false",
+            "Let a worker bound beyond loopback accept ingest without FLEETSTREAM_INGEST_TOKEN.",
+            used_by=_WORKER),
     Setting("max_body_bytes", "FLEETSTREAM_MAX_BODY_BYTES", _positive_int, "1048576",
             "Largest ingest request body accepted (413 above).", used_by=_WORKER),
     Setting("data_dir", "FLEETSTREAM_DATA_DIR", _path, "~/.local/share/fleetstream",
@@ -249,6 +299,13 @@ class Settings:
     """Validated configuration. Build it with `Settings.load()`; show it with `masked()`."""
 
     kafka_bootstrap_servers: str
+    kafka_security_protocol: str
+    kafka_sasl_mechanism: str
+    kafka_sasl_username: str
+    kafka_sasl_password: str
+    kafka_ssl_cafile: Path | None
+    kafka_ssl_certfile: Path | None
+    kafka_ssl_keyfile: Path | None
     database_url: str
     influx_url: str
     influx_db: str
@@ -275,6 +332,7 @@ class Settings:
     web_port: int
     api_url: str
     ingest_token: str
+    allow_anonymous_ingest: bool
     max_body_bytes: int
     data_dir: Path
     outbox_max_events: int
@@ -317,9 +375,29 @@ class Settings:
                 "FLEETSTREAM_STALLED_AFTER_SECONDS must be greater than "
                 "FLEETSTREAM_STALE_AFTER_SECONDS"
             )
+        if not problems:
+            problems.extend(_kafka_security_problems(values))
         if problems:
             raise ConfigError(problems)
         return cls(**values)
+
+    def problems_for(self, process: str) -> list[str]:
+        """What makes these settings unsafe to start `process` with; empty when it may start.
+
+        Loading only checks each setting on its own; this checks what a combination exposes.
+        A worker that listens beyond loopback without an ingest token would let anyone on the
+        network write telemetry, so it must say so explicitly.
+        """
+        problems: list[str] = []
+        if process == WORKER and not self.ingest_token and not self.allow_anonymous_ingest:
+            bind = self.web_bind or self.web_host
+            if not _is_loopback(bind):
+                problems.append(
+                    f"the worker would accept ingest from the network ({bind}:{self.web_port}) "
+                    "without a token: set FLEETSTREAM_INGEST_TOKEN, bind to loopback with "
+                    "FLEETSTREAM_WEB_BIND=127.0.0.1, or set FLEETSTREAM_ALLOW_ANONYMOUS_INGEST=true"
+                )
+        return problems
 
     def masked(self, process: str | None = None) -> dict[str, str]:
         """Environment variable -> value as safe to show or log (secrets and credentials hidden).
@@ -346,6 +424,40 @@ class Settings:
     def query_url(self) -> str:
         """Where the query commands reach a worker: FLEETSTREAM_WEB_URL, else `web_url`."""
         return self.api_url or self.web_url
+
+
+def _kafka_security_problems(values: Mapping[str, Any]) -> list[str]:
+    """The Kafka security settings that contradict each other or name missing files."""
+    problems: list[str] = []
+    protocol = values["kafka_security_protocol"]
+    if protocol.startswith("SASL_"):
+        for attr, env in (("kafka_sasl_username", "KAFKA_SASL_USERNAME"),
+                          ("kafka_sasl_password", "KAFKA_SASL_PASSWORD")):
+            if not values[attr]:
+                problems.append(f"{env} is required with KAFKA_SECURITY_PROTOCOL={protocol}")
+    files = (("kafka_ssl_cafile", "KAFKA_SSL_CAFILE"), ("kafka_ssl_certfile", "KAFKA_SSL_CERTFILE"),
+             ("kafka_ssl_keyfile", "KAFKA_SSL_KEYFILE"))
+    for attr, env in files:
+        path = values[attr]
+        if path is None:
+            continue
+        if not protocol.endswith("SSL"):
+            problems.append(f"{env} is set but KAFKA_SECURITY_PROTOCOL={protocol} uses no TLS")
+        elif not path.is_file():
+            problems.append(f"{env}={str(path)!r} is not a readable file")
+    if values["kafka_ssl_keyfile"] is not None and values["kafka_ssl_certfile"] is None:
+        problems.append("KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE, the certificate of that key")
+    return problems
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        # A host name other than localhost may resolve to any interface: not known to be loopback.
+        return False
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -39,6 +39,7 @@ from aiokafka.errors import (
 )
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
+from common import kafka
 from common.settings import Settings
 from producers.outbox import Outbox, RecordTooLargeError
 
@@ -126,11 +127,8 @@ class Publisher:
                 "(it names the outbox file)"
             )
         self.name = name
-        self._bootstrap_servers = [
-            server.strip()
-            for server in settings.kafka_bootstrap_servers.split(",")
-            if server.strip()
-        ]
+        self._settings = settings
+        self._bootstrap_servers = kafka.bootstrap_servers(settings)
         self._outbox = Outbox(
             settings.data_dir / "outbox" / f"{name}.sqlite3",
             max_events=settings.outbox_max_events,
@@ -303,7 +301,7 @@ class Publisher:
 
     async def _connect(self) -> Any:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap_servers,
+            **kafka.client_kwargs(self._settings),
             client_id=f"fleetstream-{self.name}",
             acks="all",
             enable_idempotence=True,
@@ -315,6 +313,12 @@ class Publisher:
         try:
             # start() can wait forever for a producer id from a broker that went away mid-way.
             await asyncio.wait_for(producer.start(), 2 * self._request_timeout_ms / 1000)
+        except KafkaConnectionError:
+            await self._stop_producer(producer)
+            # aiokafka reports a refused login as an unreachable broker; a wrong password must
+            # end delivery with one clear error (KafkaCredentialsError), not be retried forever.
+            await kafka.check_credentials(self._settings, self._request_timeout_ms / 1000)
+            raise
         except BaseException:
             await self._stop_producer(producer)
             raise

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import faust
 
+from common import kafka
 from common.settings import WORKER, Settings
 from schemas.codec import CODEC_NAME, register_with_faust
 
@@ -21,13 +22,9 @@ settings = Settings.load(process=WORKER)
 register_with_faust()
 
 
-def _broker_url(bootstrap_servers: str) -> str:
-    return ";".join(f"kafka://{server.strip()}" for server in bootstrap_servers.split(","))
-
-
 app = faust.App(
     settings.app_id,
-    broker=_broker_url(settings.kafka_bootstrap_servers),
+    **kafka.faust_kwargs(settings),  # broker URL and, when secured, broker_credentials
     # Tables live in memory and are rebuilt from their changelog topics at start; state sizes
     # here (jobs, nodes, VMs, workers) are small.
     store="memory://",

@@ -24,6 +24,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from common import kafka
 from common.settings import Settings
 from fleetstream.commands import load_settings
 
@@ -40,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 async def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
     """The end offset of every partition of the raw topics that exist, now."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs(settings))
     await admin.start()
     try:
         described = await admin.describe_topics([settings.topic(name) for name in RAW_TOPICS])
@@ -49,7 +50,7 @@ async def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
     partitions = [TopicPartition(topic["topic"], partition["partition"])
                   for topic in described if topic["error_code"] == 0
                   for partition in topic["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
+    consumer = AIOKafkaConsumer(**kafka.client_kwargs(settings),
                                 enable_auto_commit=False)
     await consumer.start()
     try:
@@ -61,7 +62,7 @@ async def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
 
 async def remaining(settings: Settings, group: str, targets: dict[TopicPartition, int]) -> int:
     """How many records of `targets` the group has not committed yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka.client_kwargs(settings))
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)

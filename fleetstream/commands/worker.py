@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
+from common import kafka
 from common.settings import WORKER as PROCESS
 from fleetstream.commands import load_settings
 
@@ -22,6 +24,17 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(PROCESS)
     log.info("worker.config %s", " ".join(f"{k}={v}" for k, v in settings.masked(PROCESS).items()))
+    problems = settings.problems_for(PROCESS)
+    if problems:
+        print("fleetstream worker: refusing to start:\n" + "\n".join(f"  - {p}" for p in problems),
+              file=sys.stderr)
+        return 2
+    try:
+        # Faust would retry a refused login forever; fail once, clearly, before it starts.
+        asyncio.run(kafka.check_credentials(settings))
+    except kafka.KafkaCredentialsError as exc:
+        print(f"fleetstream worker: {exc}", file=sys.stderr)
+        return 2
     from streams.app import app
 
     Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)

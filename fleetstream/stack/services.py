@@ -1,9 +1,11 @@
-"""The three services of the local stack: Kafka (KRaft), PostgreSQL and VictoriaMetrics.
+"""The core services of the local stack: Kafka (KRaft), PostgreSQL and VictoriaMetrics.
 
 Why it exists: tests and `make demo` run against real servers, owned by the project and started on
 loopback without Docker. Each service has the same shape: `prepare()` (one-time set-up that is
 cached: jars, initdb, storage format), `start()`, `healthy()`, `stop()` and `env()` (what it adds
 to `.stack/env`). This module must not know about the application: it only runs servers.
+The monitoring services (Prometheus, Alertmanager) are in `monitoring.py`, InfluxDB 1.x in
+`influxdb1.py`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 import hashlib
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -22,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 from fleetstream.stack.process import ManagedProcess, StackError, log_tail, port_open, wait_until
+from fleetstream.stack.tls import BrokerTls
 
 HOST = "127.0.0.1"
 
@@ -32,8 +36,15 @@ class Ports:
 
     kafka: int = 9092
     kafka_controller: int = 9093
+    kafka_secure: int = 59094
+    """The SASL_SSL listener, open only when the stack runs with `secure=True`."""
     postgres: int = 55432
     tsdb: int = 8428
+    prometheus: int = 59090
+    alertmanager: int = 59093
+    influxdb1: int = 58086
+    influxdb1_rpc: int = 58088
+    """InfluxDB's backup/restore RPC port; 1.x always binds one."""
 
 
 class Service(ABC):
@@ -110,10 +121,36 @@ def _run(argv: list[str], what: str, user: str | None = None, cwd: Path | None =
 
 
 class Kafka(Service):
-    """Apache Kafka, single node, KRaft combined broker+controller, jars from Maven Central."""
+    """Apache Kafka, single node, KRaft combined broker+controller, jars from Maven Central.
+
+    With `secure=True` the broker also opens a SASL_SSL listener (`Ports.kafka_secure`) that
+    accepts the user `fleetstream` over PLAIN (JAAS), SCRAM-SHA-256 and SCRAM-SHA-512, with a
+    certificate signed by the stack's own CA; `secure_env()` is what a client needs to use it.
+    The PLAINTEXT listener stays for the broker itself and the tests that do not test security.
+    """
 
     name = "kafka"
     version = "4.1.1"
+    sasl_user = "fleetstream"
+    scram_mechanisms = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+    def __init__(self, state_dir: Path, ports: Ports, secure: bool = False) -> None:
+        super().__init__(state_dir, ports)
+        self.secure = secure
+        self.tls = BrokerTls(state_dir / "kafka" / "tls")
+
+    @property
+    def home(self) -> Path:
+        return self.state_dir / "kafka"
+
+    def sasl_password(self) -> str:
+        """The stack user's password, made once and kept in the state dir."""
+        path = self.home / "sasl.password"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(18) + "\n")
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     @property
     def marker(self) -> str:
@@ -152,20 +189,52 @@ class Kafka(Service):
                 f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{self.jar_dir / 'libs'}/*",
                 main, *args]
 
+    def _listener_properties(self) -> list[str]:
+        plain = f"PLAINTEXT://{HOST}:{self.ports.kafka}"
+        controller = f"CONTROLLER://{HOST}:{self.ports.kafka_controller}"
+        if not self.secure:
+            return [f"listeners={plain},{controller}", f"advertised.listeners={plain}",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"]
+        self.tls.ensure()
+        secure = f"SASL_SSL://{HOST}:{self.ports.kafka_secure}"
+        password = self.sasl_password()
+        scram = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        return [
+            f"listeners={plain},{controller},{secure}",
+            f"advertised.listeners={plain},{secure}",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,"
+            "SASL_SSL:SASL_SSL",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,"
+            + ",".join(self.scram_mechanisms),
+            # PLAIN users are declared in JAAS; SCRAM users live in the cluster metadata.
+            "listener.name.sasl_ssl.plain.sasl.jaas.config="
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{self.sasl_user}" password="{password}" '
+            f'user_{self.sasl_user}="{password}";',
+            *(f"listener.name.sasl_ssl.{m.lower()}.sasl.jaas.config={scram}"
+              for m in self.scram_mechanisms),
+            f"ssl.keystore.location={self.tls.keystore}",
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.password={self.tls.password()}",
+            f"ssl.key.password={self.tls.password()}",
+        ]
+
+    @property
+    def _scram_marker(self) -> Path:
+        return self.home / "scram-user.created"
+
     def prepare(self) -> None:
         self.resolve_jars()
-        home = self.state_dir / "kafka"
+        home = self.home
         data = home / "data"
         home.mkdir(parents=True, exist_ok=True)
         props = home / "server.properties"
         props.write_text("\n".join([
             "process.roles=broker,controller",
             "node.id=1",
-            f"listeners=PLAINTEXT://{HOST}:{self.ports.kafka},"
-            f"CONTROLLER://{HOST}:{self.ports.kafka_controller}",
-            f"advertised.listeners=PLAINTEXT://{HOST}:{self.ports.kafka}",
+            *self._listener_properties(),
             "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             f"controller.quorum.bootstrap.servers={HOST}:{self.ports.kafka_controller}",
             f"log.dirs={data}",
             # Topics are declared by fleetstream with their partition counts; an auto-created
@@ -184,21 +253,56 @@ class Kafka(Service):
         ]))
         if not (data / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            # The SCRAM user is created with the storage, secure or not, so that a later
+            # `--secure` start finds it; `--add-scram` only works at format time.
+            scram = [f"--add-scram={m}=[name={self.sasl_user},password={self.sasl_password()}]"
+                     for m in self.scram_mechanisms]
             # `--cluster-id=ID` form: a base64 id may begin with "-", which argparse would
             # take for an option.
             _run(self._java("kafka.tools.StorageTool", "format", "--standalone",
-                            f"--cluster-id={cluster_id}", "-c", str(props)),
+                            f"--cluster-id={cluster_id}", "-c", str(props), *scram),
                  "kafka: formatting KRaft storage")
+            self._scram_marker.write_text(self.sasl_user + "\n")
+
+    def start(self) -> bool:
+        if self.secure and super().healthy() and not port_open(HOST, self.ports.kafka_secure):
+            raise StackError("kafka runs without its SASL_SSL listener; `fleetstream stack down` "
+                             "first, then `fleetstream stack up --secure`")
+        started = super().start()
+        if self.secure and not self._scram_marker.exists():
+            # Storage formatted before the stack made SCRAM users: add the user through the
+            # broker's admin API instead.
+            # One mechanism per call: the broker refuses two credentials of a user in one request.
+            for mechanism in self.scram_mechanisms:
+                _run(self._java("kafka.admin.ConfigCommand", "--bootstrap-server",
+                                f"{HOST}:{self.ports.kafka}", "--alter", "--add-config",
+                                f"{mechanism}=[password={self.sasl_password()}]",
+                                "--entity-type", "users", "--entity-name", self.sasl_user),
+                     f"kafka: creating the {mechanism} user")
+            self._scram_marker.write_text(self.sasl_user + "\n")
+        return started
 
     def launch(self) -> None:
         self.process.spawn(self._java("kafka.Kafka", str(self.marker), heap="-Xmx512m"))
 
     def healthy(self) -> bool:
         # The whole log: client activity pushes the start line out of any fixed-size tail.
-        return super().healthy() and "Kafka Server started" in log_tail(self.process.logfile, 0)
+        healthy = super().healthy() and "Kafka Server started" in log_tail(self.process.logfile, 0)
+        return healthy and (not self.secure or port_open(HOST, self.ports.kafka_secure))
 
     def env(self) -> dict[str, str]:
         return {"KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{self.ports.kafka}"}
+
+    def secure_env(self, mechanism: str = "SCRAM-SHA-256") -> dict[str, str]:
+        """The client settings for the SASL_SSL listener (written to `kafka-secure.env`)."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": f"{HOST}:{self.ports.kafka_secure}",
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": mechanism,
+            "KAFKA_SASL_USERNAME": self.sasl_user,
+            "KAFKA_SASL_PASSWORD": self.sasl_password(),
+            "KAFKA_SSL_CAFILE": str(self.tls.ca_cert),
+        }
 
 
 def _postgres_bindir() -> Path:

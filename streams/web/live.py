@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from faust.web import Request
 
+from common import kafka
 from streams.app import settings
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ async def feed(hub: LiveHub, topic: str, message_of: MessageOf) -> None:
     while True:
         # Group-less: every worker reads every partition; new ones are picked up too.
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+            topic, **kafka.client_kwargs(settings), group_id=None,
             enable_auto_commit=False, auto_offset_reset="latest",
             client_id=f"{settings.app_id}-live-{topic}-{settings.web_port}")
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,8 +86,7 @@ async def test_influx_client_writes_a_point_the_tsdb_returns(stack_env: dict[str
 
 
 def test_stack_down_leaves_nothing_and_up_again_reuses_the_jars(tmp_path: Path) -> None:
-    ports = Ports(kafka=free_port(), kafka_controller=free_port(), postgres=free_port(),
-                  tsdb=free_port())
+    ports = Ports(**{f.name: free_port() for f in fields(Ports)})
     stack = Stack(tmp_path / "stack", ports)
     assert stack.kafka.jars_cached(), "the session's stack resolved the jars already"
     marker = stack.kafka.jar_dir / ".complete"
@@ -99,10 +99,14 @@ def test_stack_down_leaves_nothing_and_up_again_reuses_the_jars(tmp_path: Path) 
         assert all(pids)
         assert stack.up()  # idempotent: a second `up` finds everything running
         assert [s.process.pid() for s in stack.services] == pids
-        assert "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:" in stack.env_file.read_text()
+        written = stack.env_file.read_text()
+        for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "INFLUX_URL", "INFLUXDB1_URL",
+                     "PROMETHEUS_URL", "ALERTMANAGER_URL"):
+            assert f"export {name}=" in written
+        assert not stack.secure_env_file.exists(), "no SASL_SSL settings without --secure"
     finally:
         stack.down()
-    for port in (ports.kafka, ports.kafka_controller, ports.postgres, ports.tsdb):
+    for port in (getattr(ports, f.name) for f in fields(Ports)):
         assert not port_open("127.0.0.1", port), f"port {port} still open after stack down"
     for pid in pids:
         assert pid is not None
@@ -116,7 +120,7 @@ def test_regression_cluster_id_starting_with_a_dash_formats_storage(
 ) -> None:
     # 0xF8 encodes to "-" in URL-safe base64: the id once reached StorageTool as an option.
     dash_first = uuid.UUID(bytes=b"\xf8" + bytes(range(15)))
-    monkeypatch.setattr(services.uuid, "uuid4", lambda: dash_first)
+    monkeypatch.setattr("fleetstream.stack.services.uuid.uuid4", lambda: dash_first)
     kafka = services.Kafka(tmp_path, Ports(kafka=free_port(), kafka_controller=free_port()))
     kafka.prepare()
     meta = (tmp_path / "kafka" / "data" / "meta.properties").read_text()

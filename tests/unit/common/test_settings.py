@@ -104,3 +104,70 @@ def test_a_process_reads_and_shows_only_its_own_section() -> None:
 def test_every_setting_belongs_to_a_known_process() -> None:
     for setting in SETTINGS:
         assert setting.used_by and setting.used_by <= PROCESSES, setting.env
+
+
+def test_sasl_protocol_needs_username_and_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"KAFKA_SECURITY_PROTOCOL": "sasl_ssl"}, dotenv=None)
+    assert "KAFKA_SASL_USERNAME is required" in str(caught.value)
+    assert "KAFKA_SASL_PASSWORD is required" in str(caught.value)
+
+
+def test_kafka_tls_files_must_exist_and_need_a_tls_protocol(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CAFILE": str(ca),
+                       "KAFKA_SSL_CERTFILE": str(tmp_path / "missing.pem")}, dotenv=None)
+    assert caught.value.problems == [
+        f"KAFKA_SSL_CERTFILE={str(tmp_path / 'missing.pem')!r} is not a readable file"]
+    with pytest.raises(ConfigError, match="uses no TLS"):
+        Settings.load({"KAFKA_SSL_CAFILE": str(ca)}, dotenv=None)
+    settings = Settings.load({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CAFILE": str(ca)},
+                             dotenv=None)
+    assert settings.kafka_ssl_cafile == ca and settings.kafka_ssl_certfile is None
+
+
+def test_unknown_kafka_protocol_and_mechanism_are_named() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.load({"KAFKA_SECURITY_PROTOCOL": "TLS", "KAFKA_SASL_MECHANISM": "GSSAPI"},
+                      dotenv=None)
+    assert len(caught.value.problems) == 2
+
+
+def test_sasl_password_is_masked() -> None:
+    settings = Settings.load({"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                              "KAFKA_SASL_USERNAME": "agent", "KAFKA_SASL_PASSWORD": "pa55"},
+                             dotenv=None)
+    assert settings.masked(NODE_AGENT)["KAFKA_SASL_PASSWORD"] == MASK
+    assert settings.masked(NODE_AGENT)["KAFKA_SASL_USERNAME"] == "agent"
+
+
+@pytest.mark.parametrize("environ", [
+    {},
+    {"FLEETSTREAM_WEB_HOST": "localhost"},
+    {"FLEETSTREAM_WEB_HOST": "10.0.0.5", "FLEETSTREAM_WEB_BIND": "::1"},
+    {"FLEETSTREAM_WEB_BIND": "0.0.0.0", "FLEETSTREAM_INGEST_TOKEN": "t0ken"},
+    {"FLEETSTREAM_WEB_BIND": "0.0.0.0", "FLEETSTREAM_ALLOW_ANONYMOUS_INGEST": "true"},
+])
+def test_a_worker_on_loopback_or_with_a_token_may_start(environ: dict[str, str]) -> None:
+    assert Settings.load(environ, dotenv=None).problems_for(WORKER) == []
+
+
+@pytest.mark.parametrize("environ", [
+    {"FLEETSTREAM_WEB_BIND": "0.0.0.0"},
+    {"FLEETSTREAM_WEB_HOST": "worker-1.example"},
+    {"FLEETSTREAM_WEB_HOST": "192.168.1.20", "FLEETSTREAM_ALLOW_ANONYMOUS_INGEST": "no"},
+])
+def test_a_worker_open_to_the_network_without_a_token_refuses_to_start(
+    environ: dict[str, str],
+) -> None:
+    problems = Settings.load(environ, dotenv=None).problems_for(WORKER)
+    assert len(problems) == 1
+    assert "FLEETSTREAM_INGEST_TOKEN" in problems[0]
+    assert "FLEETSTREAM_ALLOW_ANONYMOUS_INGEST=true" in problems[0]
+
+
+def test_anonymous_ingest_check_applies_to_the_worker_only() -> None:
+    settings = Settings.load({"FLEETSTREAM_WEB_BIND": "0.0.0.0"}, dotenv=None)
+    assert settings.problems_for(NODE_AGENT) == []

@@ -184,6 +184,9 @@ SETTINGS: tuple[Setting, ...] = (
             used_by=_WORKER, secret=True),
     Setting("max_body_bytes", "FLEETSTREAM_MAX_BODY_BYTES", _positive_int, "1048576",
             "Largest ingest request body accepted (413 above).", used_by=_WORKER),
+    Setting("max_clock_skew_seconds", "FLEETSTREAM_MAX_CLOCK_SKEW_SECONDS", _positive_float,
+            "300", "Events timed this far past the worker's clock are rejected.",
+            used_by=_WORKER),
     Setting("data_dir", "FLEETSTREAM_DATA_DIR", _path, "~/.local/share/fleetstream",
             "Directory for local state: the outbox and the Faust table stores.", used_by=_ALL),
     Setting("outbox_max_events", "FLEETSTREAM_OUTBOX_MAX_EVENTS", _positive_int, "100000",
@@ -229,6 +232,7 @@ class Settings:
     web_port: int
     ingest_token: str
     max_body_bytes: int
+    max_clock_skew_seconds: float
     data_dir: Path
     outbox_max_events: int
     outbox_max_bytes: int

@@ -78,7 +78,6 @@ def _utc(value: datetime) -> datetime:
     return utc
 
 
-
 def _not_after_latest(value: datetime, info: ValidationInfo) -> datetime:
     latest = info.context.get(LATEST) if isinstance(info.context, dict) else None
     if latest is not None and value > latest:
@@ -99,7 +98,7 @@ EventTime = Annotated[datetime, AfterValidator(_utc), AfterValidator(_not_after_
 NonNegativeInt = Annotated[int, Field(ge=0, le=INT8_MAX)]
 """A count or byte counter: PostgreSQL int8 and the line protocol's signed 64-bit integer."""
 Count = Annotated[int, Field(ge=0, le=INT4_MAX)]
-"""A small count stored in an int4 column (process_count, active_connections, disk_index)."""
+"""A small count stored in an int4 column (process_count, active_connections, vcpus)."""
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 """A duration: rounds into int8 and cannot exceed the event-time range."""
@@ -236,6 +235,9 @@ def rejecting() -> Iterator[None]:
 
 
 def _context(latest: datetime | None) -> dict[str, Any] | None:
+    # A naive `latest` is the caller's bug, not the sender's: raised outside `rejecting`.
+    if latest is not None and latest.utcoffset() is None:
+        raise ValueError("latest must carry a UTC offset, e.g. now_utc() + skew")
     return None if latest is None else {LATEST: latest}
 
 
@@ -245,14 +247,16 @@ def decode(model: type[M], raw: bytes | str, *, latest: datetime | None = None) 
     With `latest` (now + FLEETSTREAM_MAX_CLOCK_SKEW_SECONDS), event times later than it are
     rejected too.
     """
+    context = _context(latest)
     with rejecting():
-        return model.model_validate_json(raw, context=_context(latest))
+        return model.model_validate_json(raw, context=context)
 
 
 def validate(model: type[M], data: dict[str, Any], *, latest: datetime | None = None) -> M:
     """Validate an already-parsed mapping (e.g. from a seed adapter), like `decode`."""
+    context = _context(latest)
     with rejecting():
-        return model.model_validate(data, context=_context(latest))
+        return model.model_validate(data, context=context)
 
 
 def _nesting(value: Any) -> int:

@@ -252,9 +252,6 @@ SETTINGS: tuple[Setting, ...] = (
             "30", "A worker without a heartbeat this long is inactive.", used_by=_WORKER),
     Setting("sweep_interval_seconds", "FLEETSTREAM_SWEEP_INTERVAL_SECONDS", _positive_float,
             "1.0", "How often staleness/inactivity is checked.", used_by=_WORKER),
-    Setting("max_clock_skew_seconds", "FLEETSTREAM_MAX_CLOCK_SKEW_SECONDS", _positive_float,
-            "300", "Events timed further ahead of the worker's clock are dead-lettered.",
-            used_by=_WORKER),
     Setting("retention_seconds", "FLEETSTREAM_RETENTION_SECONDS", _retention, "",
             "How long ended jobs and silent workers/nodes/VMs stay in the live tables, e.g. "
             "'jobs=86400,workers=604800,nodes=604800,vms=86400' (the defaults); their "
@@ -278,6 +275,9 @@ SETTINGS: tuple[Setting, ...] = (
             used_by=_WORKER),
     Setting("max_body_bytes", "FLEETSTREAM_MAX_BODY_BYTES", _positive_int, "1048576",
             "Largest ingest request body accepted (413 above).", used_by=_WORKER),
+    Setting("max_clock_skew_seconds", "FLEETSTREAM_MAX_CLOCK_SKEW_SECONDS", _positive_float,
+            "300", "Events timed this far past the worker's clock are rejected.",
+            used_by=_WORKER),
     Setting("data_dir", "FLEETSTREAM_DATA_DIR", _path, "~/.local/share/fleetstream",
             "Directory for local state: the outbox and the Faust table stores.", used_by=_ALL),
     Setting("outbox_max_events", "FLEETSTREAM_OUTBOX_MAX_EVENTS", _positive_int, "100000",
@@ -325,7 +325,6 @@ class Settings:
     stalled_after_seconds: float
     worker_inactive_seconds: float
     sweep_interval_seconds: float
-    max_clock_skew_seconds: float
     retention_seconds: dict[str, float]
     web_host: str
     web_bind: str
@@ -334,6 +333,7 @@ class Settings:
     ingest_token: str
     allow_anonymous_ingest: bool
     max_body_bytes: int
+    max_clock_skew_seconds: float
     data_dir: Path
     outbox_max_events: int
     outbox_max_bytes: int

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.event import UtcDatetime
+from schemas.event import EventTime, Identifier, JsonObject
 
 AlertState = Literal["raised", "cleared"]
 
@@ -29,14 +29,15 @@ def alert_id(kind: str, subject: str, state: AlertState, at: datetime) -> str:
 class Alert(BaseModel):
     """One transition: `kind` (e.g. `backup.stale`), `subject` (a job, worker or node id), state."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
-    alert_id: str
-    kind: str
-    subject: str
+    alert_id: Identifier
+    kind: Identifier
+    subject: Identifier
     state: AlertState
-    at: UtcDatetime
-    detail: dict[str, Any] = Field(default_factory=dict)
+    at: EventTime
+    detail: JsonObject = Field(default_factory=dict)
+    """Free-form figures (jsonb): bounded in depth and size, no NUL, integers within 64 bits."""
     clears: str | None = None
     """On a `cleared` alert: the `alert_id` of the raised one it ends (None on older records)."""
 

@@ -13,17 +13,21 @@ job total stuck at 0 while its disks moved).
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from schemas.event import (
+    INT8_MAX,
     Event,
     Identifier,
     NonNegativeFloat,
     NonNegativeInt,
     Part,
     Percent,
+    Seconds,
+    ShortText,
+    Text,
 )
 
 JobType = Literal["backup", "replication", "restore"]
@@ -31,12 +35,23 @@ JobStatus = Literal["pending", "running", "completed", "failed", "cancelled"]
 JOB_TYPES: tuple[JobType, ...] = ("backup", "replication", "restore")
 ENDED_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
+MAX_DISKS = 1024
+"""Disk indexes are 0..MAX_DISKS-1, so a job never has more disks than this, over all reports."""
+MAX_DISK_BYTES = INT8_MAX // MAX_DISKS
+"""Per-disk byte figures (about 8 PiB) are bounded so that a job's disks SUMMED still fit int8
+(backup_jobs.bytes_transferred / total_bytes): the workers add up every disk a job ever
+reported, also disks from different reports, so bounding one report's sum would not do."""
+
+DiskIndex = Annotated[int, Field(ge=0, lt=MAX_DISKS)]
+DiskBytes = Annotated[int, Field(ge=0, le=MAX_DISK_BYTES)]
+
+
 class DiskProgress(Part):
     """Progress of one disk of a job; `bytes_transferred` is the disk's cumulative counter."""
 
-    disk_index: NonNegativeInt
-    bytes_transferred: NonNegativeInt
-    total_bytes: NonNegativeInt | None = None
+    disk_index: DiskIndex
+    bytes_transferred: DiskBytes
+    total_bytes: DiskBytes | None = None
     progress_percent: Percent | None = None
     status: Identifier = "transferring"
 
@@ -50,15 +65,15 @@ class BackupProgress(Event):
     job_id: Identifier
     job_type: JobType
     status: JobStatus
-    current_phase: Identifier
+    current_phase: ShortText
     seq: NonNegativeInt
     bytes_transferred: NonNegativeInt = 0
     total_bytes: NonNegativeInt = 0
     transfer_speed_bps: NonNegativeFloat | None = None
-    eta_seconds: NonNegativeFloat | None = None
+    eta_seconds: Seconds | None = None
     progress_percent: Percent | None = None
-    error: str | None = Field(default=None, max_length=4096)
-    disks: list[DiskProgress] = Field(default_factory=list)
+    error: Text | None = None
+    disks: list[DiskProgress] = Field(default_factory=list, max_length=MAX_DISKS)
 
     @model_validator(mode="after")
     def _disks_unique(self) -> BackupProgress:

@@ -13,11 +13,16 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from schemas.errors import FieldError
-from schemas.event import UtcDatetime, now_utc
+from schemas.event import Count, NonNegativeInt, UtcDatetime, now_utc
 
 
 class DeadLetter(BaseModel):
-    """A rejected input. `raw` is the original text, or base64 when it was not UTF-8."""
+    """A rejected input. `raw` is the original text, or base64 when it was not UTF-8.
+
+    `raw` and `error` are deliberately not restricted like event fields: the record must keep
+    the hostile input exactly (JSON escapes every character on the wire), and it is never
+    projected into a table.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -26,8 +31,8 @@ class DeadLetter(BaseModel):
     raw: str
     raw_encoding: str
     origin_topic: str | None = None
-    origin_partition: int | None = None
-    origin_offset: int | None = None
+    origin_partition: Count | None = None
+    origin_offset: NonNegativeInt | None = None
     origin_endpoint: str | None = None
     at: UtcDatetime
 

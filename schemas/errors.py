@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,13 @@ class InvalidEvent(ValueError):
     @classmethod
     def from_pydantic(cls, exc: ValidationError) -> InvalidEvent:
         return cls([
-            FieldError(".".join(str(part) for part in err["loc"]) or "(body)", err["msg"])
+            FieldError(".".join(str(part) for part in err["loc"]) or "(body)", _message(err))
             for err in exc.errors(include_url=False)
         ])
+
+
+def _message(err: ErrorDetails) -> str:
+    # Our own validators' messages are whole sentences: drop pydantic's "Value error, " prefix.
+    if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+        return str(err["ctx"]["error"])
+    return err["msg"]

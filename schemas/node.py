@@ -23,13 +23,16 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from schemas.event import (
+    MAX_PARTS,
+    Count,
     Event,
+    EventTime,
     Identifier,
     NonNegativeFloat,
     NonNegativeInt,
     Part,
     Percent,
-    UtcDatetime,
+    Seconds,
 )
 
 _EVENT_NAMESPACE = uuid.UUID("6f1c3a52-0d7e-4b8f-9a3e-2c5d7e9f1b40")
@@ -62,13 +65,14 @@ class NodeSnapshot(Event):
     memory_percent: Percent
     memory_used_bytes: NonNegativeInt | None = None
     memory_total_bytes: NonNegativeInt | None = None
-    disks: list[DiskUsage] = Field(default_factory=list)
+    disks: list[DiskUsage] = Field(default_factory=list, max_length=MAX_PARTS)
     network_rx_bytes: NonNegativeInt | None = None
     network_tx_bytes: NonNegativeInt | None = None
-    uptime_seconds: NonNegativeFloat | None = None
-    boot_time: UtcDatetime | None = None
-    process_count: NonNegativeInt | None = None
-    active_connections: NonNegativeInt | None = None
+    uptime_seconds: Seconds | None = None
+    boot_time: EventTime | None = None
+    # int4 columns of telemetry_history.
+    process_count: Count | None = None
+    active_connections: Count | None = None
     load_avg_1m: NonNegativeFloat | None = None
     load_avg_5m: NonNegativeFloat | None = None
     load_avg_15m: NonNegativeFloat | None = None

@@ -17,7 +17,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from schemas.event import Event, Identifier, NonNegativeInt, Part
+from schemas.event import MAX_PARTS, Count, Event, Identifier, NonNegativeInt, Part
 
 # libvirt's virDomainState, by name, in the order of its numeric codes.
 VM_STATES: tuple[str, ...] = (
@@ -83,7 +83,7 @@ class VmSample(Event):
     vm_name: Identifier
     state: VmState
     cpu_time_ns: NonNegativeInt | None = None
-    vcpus: NonNegativeInt | None = None
+    vcpus: Count | None = None
     memory_actual_bytes: NonNegativeInt | None = None
     memory_available_bytes: NonNegativeInt | None = None
     memory_usable_bytes: NonNegativeInt | None = None
@@ -93,8 +93,8 @@ class VmSample(Event):
     memory_swap_out_bytes: NonNegativeInt | None = None
     memory_major_faults: NonNegativeInt | None = None
     memory_minor_faults: NonNegativeInt | None = None
-    nics: list[VmNic] = Field(default_factory=list)
-    disks: list[VmDisk] = Field(default_factory=list)
+    nics: list[VmNic] = Field(default_factory=list, max_length=MAX_PARTS)
+    disks: list[VmDisk] = Field(default_factory=list, max_length=MAX_PARTS)
 
     @field_validator("nics")
     @classmethod

@@ -19,12 +19,14 @@ from pydantic import Field
 
 from schemas.event import (
     Event,
+    EventTime,
     Identifier,
     Part,
     Percent,
-    UtcDatetime,
+    ShortText,
     content_event_id,
     parse_json_object,
+    rejecting,
     validate,
 )
 
@@ -39,9 +41,9 @@ class RunningTask(Part):
     """One task a worker is running (seed 004's `RunningTask`): its id, and what is known of it."""
 
     task_id: Identifier
-    name: str | None = Field(default=None, max_length=256)
-    task_type: str | None = Field(default=None, max_length=256)
-    started_at: UtcDatetime | None = None
+    name: ShortText | None = None
+    task_type: ShortText | None = None
+    started_at: EventTime | None = None
     progress_percent: Percent | None = None
 
 
@@ -61,15 +63,18 @@ class WorkerHeartbeat(Event):
     interval_seconds: PositiveSeconds = 5.0
 
 
-def from_body(raw: bytes, source: str, received_at: datetime) -> WorkerHeartbeat:
+def from_body(raw: bytes, source: str, received_at: datetime, *,
+              latest: datetime | None = None) -> WorkerHeartbeat:
     """A heartbeat posted over HTTP. The envelope is optional there: a body without `ts` is
     stamped with `received_at`, without `source` gets `source`, without `event_id` gets one
-    derived from its content (and its `ts`, so two identical beats at different times differ)."""
-    body = parse_json_object(raw)
-    body.setdefault("ts", received_at.isoformat())
-    body.setdefault("source", source)
-    body.setdefault("event_id", str(content_event_id(_EVENT_NAMESPACE, body)))
-    return validate(WorkerHeartbeat, body)
+    derived from its content (and its `ts`, so two identical beats at different times differ).
+    With `latest`, a `ts` or task start later than it is rejected (see `schemas.event.decode`)."""
+    with rejecting():
+        body = parse_json_object(raw)
+        body.setdefault("ts", received_at.isoformat())
+        body.setdefault("source", source)
+        body.setdefault("event_id", str(content_event_id(_EVENT_NAMESPACE, body)))
+        return validate(WorkerHeartbeat, body, latest=latest)
 
 
 class WorkerForget(Event):

@@ -21,19 +21,24 @@ Validation errors name the seed's fields (`memory_used_mb`, `metrics.cpu.cpu_usa
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import Field
 
 from schemas.errors import InvalidEvent
 from schemas.event import (
+    INT8_MAX,
+    MAX_PARTS,
+    Count,
+    EventTime,
     Identifier,
     NonNegativeFloat,
     NonNegativeInt,
     Part,
     Percent,
-    UtcDatetime,
+    Seconds,
     parse_json_object,
+    rejecting,
     validate,
 )
 from schemas.node import PRIMARY_MOUNT, NodeRates, NodeSnapshot, snapshot_event_id
@@ -51,24 +56,29 @@ HISTORY_COLUMNS: tuple[str, ...] = (
 
 _SeedT = TypeVar("_SeedT", bound=Part)
 
+# The seed's MiB/GiB figures become bytes (int8): bounded so the conversion fits, and so the error
+# names the seed's field rather than the converted one.
+Mebibytes = Annotated[float, Field(ge=0, le=INT8_MAX // MIB, allow_inf_nan=False)]
+Gibibytes = Annotated[float, Field(ge=0, le=INT8_MAX // GIB, allow_inf_nan=False)]
+
 
 class SeedApiSnapshot(Part):
     """Seed 000's API POST body; only node_id, cpu_percent and memory_percent are required."""
 
     node_id: Identifier
-    timestamp: UtcDatetime | None = None
+    timestamp: EventTime | None = None
     cpu_percent: Percent
     memory_percent: Percent
-    memory_used_mb: NonNegativeFloat | None = None
-    memory_total_mb: NonNegativeFloat | None = None
+    memory_used_mb: Mebibytes | None = None
+    memory_total_mb: Mebibytes | None = None
     disk_percent: Percent | None = None
-    disk_used_gb: NonNegativeFloat | None = None
-    disk_total_gb: NonNegativeFloat | None = None
+    disk_used_gb: Gibibytes | None = None
+    disk_total_gb: Gibibytes | None = None
     network_rx_bytes: NonNegativeInt | None = None
     network_tx_bytes: NonNegativeInt | None = None
-    uptime_seconds: NonNegativeFloat | None = None
-    process_count: NonNegativeInt | None = None
-    active_connections: NonNegativeInt | None = None
+    uptime_seconds: Seconds | None = None
+    process_count: Count | None = None
+    active_connections: Count | None = None
     load_avg_1m: NonNegativeFloat | None = None
     load_avg_5m: NonNegativeFloat | None = None
     load_avg_15m: NonNegativeFloat | None = None
@@ -83,33 +93,33 @@ class SeedWsCpu(Part):
 
 class SeedWsMemory(Part):
     memory_usage_percent: Percent
-    memory_used_gb: NonNegativeFloat | None = None
-    memory_total_gb: NonNegativeFloat | None = None
+    memory_used_gb: Gibibytes | None = None
+    memory_total_gb: Gibibytes | None = None
 
 
 class SeedWsDisk(Part):
     usage_percent: Percent
-    used_gb: NonNegativeFloat
-    total_gb: NonNegativeFloat
+    used_gb: Gibibytes
+    total_gb: Gibibytes
 
 
 class SeedWsDisks(Part):
-    disk_usage: dict[str, SeedWsDisk] = Field(default_factory=dict)
+    disk_usage: dict[Identifier, SeedWsDisk] = Field(default_factory=dict, max_length=MAX_PARTS)
 
 
 class SeedWsNetwork(Part):
     bytes_recv: NonNegativeInt | None = None
     bytes_sent: NonNegativeInt | None = None
-    active_connections: NonNegativeInt | None = None
+    active_connections: Count | None = None
 
 
 class SeedWsProcesses(Part):
-    process_count: NonNegativeInt | None = None
+    process_count: Count | None = None
 
 
 class SeedWsSystem(Part):
-    uptime_seconds: NonNegativeFloat | None = None
-    boot_time: UtcDatetime | None = None
+    uptime_seconds: Seconds | None = None
+    boot_time: EventTime | None = None
 
 
 class SeedWsMetrics(Part):
@@ -125,13 +135,13 @@ class SeedWsMessage(Part):
     """Seed 000/001's WebSocket message (the seed elides details; `bytes_recv`/`bytes_sent` are
     psutil's counter names, which the seed's collector reads)."""
 
-    timestamp: UtcDatetime
+    timestamp: EventTime
     node_id: Identifier
     metrics: SeedWsMetrics
 
 
-def _parse(model: type[_SeedT], raw: bytes | str) -> _SeedT:
-    return validate(model, parse_json_object(raw))
+def _parse(model: type[_SeedT], raw: bytes | str, latest: datetime | None) -> _SeedT:
+    return validate(model, parse_json_object(raw), latest=latest)
 
 
 def _bytes(amount: float | None, unit: int) -> int | None:
@@ -142,14 +152,15 @@ def _in(amount: int | None, unit: int) -> float | None:
     return None if amount is None else amount / unit
 
 
-def _snapshot(fields: dict[str, Any], node_id: str, at: datetime, source: str) -> NodeSnapshot:
+def _snapshot(fields: dict[str, Any], node_id: str, at: datetime, source: str,
+              latest: datetime | None) -> NodeSnapshot:
     return validate(NodeSnapshot, {
         **fields,
         "event_id": snapshot_event_id(node_id, at),
         "source": source,
         "ts": at,
         "node_id": node_id,
-    })
+    }, latest=latest)
 
 
 def _disk(mount: str, used_gb: float, total_gb: float, percent: float | None) -> dict[str, Any]:
@@ -168,9 +179,16 @@ def _api_disks(body: SeedApiSnapshot) -> list[dict[str, Any]]:
     return [_disk(PRIMARY_MOUNT, body.disk_used_gb, body.disk_total_gb, body.disk_percent)]
 
 
-def from_seed_api(raw: bytes | str, *, received_at: datetime, source: str) -> NodeSnapshot:
-    """Parse and validate one seed 000 API POST body."""
-    body = _parse(SeedApiSnapshot, raw)
+def from_seed_api(raw: bytes | str, *, received_at: datetime, source: str,
+                  latest: datetime | None = None) -> NodeSnapshot:
+    """Parse and validate one seed 000 API POST body; with `latest`, no event time after it."""
+    with rejecting():
+        return _from_seed_api(raw, received_at, source, latest)
+
+
+def _from_seed_api(raw: bytes | str, received_at: datetime, source: str,
+                   latest: datetime | None) -> NodeSnapshot:
+    body = _parse(SeedApiSnapshot, raw, latest)
     at = body.timestamp or received_at
     return _snapshot({
         "cpu_percent": body.cpu_percent,
@@ -186,12 +204,18 @@ def from_seed_api(raw: bytes | str, *, received_at: datetime, source: str) -> No
         "load_avg_1m": body.load_avg_1m,
         "load_avg_5m": body.load_avg_5m,
         "load_avg_15m": body.load_avg_15m,
-    }, body.node_id, at, source)
+    }, body.node_id, at, source, latest)
 
 
-def from_seed_ws(raw: bytes | str, *, source: str) -> NodeSnapshot:
+def from_seed_ws(raw: bytes | str, *, source: str,
+                 latest: datetime | None = None) -> NodeSnapshot:
     """Parse and validate one seed WebSocket message (e.g. from a seed daemon's stream)."""
-    message = _parse(SeedWsMessage, raw)
+    with rejecting():
+        return _from_seed_ws(raw, source, latest)
+
+
+def _from_seed_ws(raw: bytes | str, source: str, latest: datetime | None) -> NodeSnapshot:
+    message = _parse(SeedWsMessage, raw, latest)
     metrics = message.metrics
     disks = [_disk(mount, disk.used_gb, disk.total_gb, disk.usage_percent)
              for mount, disk in metrics.disk.disk_usage.items()]
@@ -210,7 +234,7 @@ def from_seed_ws(raw: bytes | str, *, source: str) -> NodeSnapshot:
         "load_avg_1m": metrics.cpu.load_avg_1min,
         "load_avg_5m": metrics.cpu.load_avg_5min,
         "load_avg_15m": metrics.cpu.load_avg_15min,
-    }, message.node_id, message.timestamp, source)
+    }, message.node_id, message.timestamp, source, latest)
 
 
 def _rfc3339(at: datetime) -> str:

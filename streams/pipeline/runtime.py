@@ -269,6 +269,10 @@ class Pipeline(Generic[E]):
         state = work.step.state if work.step.state is not None else self.store.get(key)
         try:
             work.projected = self.domain.project(key, state, work.step)
+        except ValueError as exc:
+            # A value no sink can represent (e.g. a point line protocol cannot carry).
+            self._reject(work, "invalid", f"unwritable: {type(exc).__name__}: {exc}", rejections)
+            return False
         except Exception as exc:
             log.exception("pipeline.project_failed pipeline=%s key=%r", self.domain.name, key)
             self._reject(work, "internal", f"projection failed: {type(exc).__name__}: {exc}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from streams.domain.backup import STALENESS, State, from_micros
 from streams.projections.points import point_message
 from streams.projections.rows import Row, upsert
-from streams.sinks.influx import line
+from streams.sinks.line_protocol import line
 from streams.sinks.topic import Message
 
 JOBS = upsert("backup_jobs", (

@@ -14,7 +14,7 @@ from schemas.adapters.node import GIB, MIB
 from schemas.node import NodeRates, NodeSnapshot
 from streams.projections.points import point_message
 from streams.projections.rows import Row, insert_new
-from streams.sinks.influx import line
+from streams.sinks.line_protocol import line
 from streams.sinks.topic import Message
 
 HISTORY = insert_new("telemetry_history", (

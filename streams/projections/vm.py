@@ -14,7 +14,7 @@ from typing import Any
 from schemas.vm import VM_STATES
 from streams.domain.vm import DISK_PREFIX, NIC_PREFIX, VM_GROUP
 from streams.projections.points import point_message
-from streams.sinks.influx import line
+from streams.sinks.line_protocol import line
 from streams.sinks.topic import Message
 
 # Fields of the `vm` measurement besides the `vm` group's counters, rates and angles.

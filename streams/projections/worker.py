@@ -13,7 +13,7 @@ from schemas.worker import WorkerForget, WorkerHeartbeat
 from streams.domain.worker import State, from_micros
 from streams.projections.points import point_message
 from streams.projections.rows import Row, update_from, upsert
-from streams.sinks.influx import line
+from streams.sinks.line_protocol import line
 from streams.sinks.topic import Message
 
 WORKERS = upsert("workers", (

@@ -17,10 +17,8 @@ holds the PostgreSQL projections back.
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Any
 
 import urllib3
@@ -35,42 +33,6 @@ from influxdb_client_3.write_client.client.write_api import WriteType
 
 from common.settings import Settings
 from streams.pipeline.sink import Sink, SinkRejected, SinkUnavailable, classified
-
-_TAG_ESCAPE = re.compile(r"([,= ])")
-_MEASUREMENT_ESCAPE = re.compile(r"([, ])")
-
-FieldValue = float | int | bool | str
-
-
-def _field(value: FieldValue) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value}i"
-    if isinstance(value, float):
-        return repr(value)
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _tag(text: str) -> str:
-    return _TAG_ESCAPE.sub(r"\\\1", text)
-
-
-def line(
-    measurement: str,
-    tags: Mapping[str, str],
-    fields: Mapping[str, FieldValue | None],
-    at: datetime,
-) -> str | None:
-    """One line-protocol point; None fields are left out, and no fields at all gives None."""
-    field_part = ",".join(f"{_tag(k)}={_field(v)}" for k, v in fields.items() if v is not None)
-    if not field_part:
-        return None
-    tag_part = "".join(f",{_tag(k)}={_tag(v)}" for k, v in sorted(tags.items()) if v != "")
-    ts_ns = int(at.timestamp() * 1_000_000) * 1000
-    name = _MEASUREMENT_ESCAPE.sub(r"\\\1", measurement)
-    return f"{name}{tag_part} {field_part} {ts_ns}"
-
 
 _UNAVAILABLE_STATUSES = frozenset({401, 403, 404, 429})
 _WRITE_TIMEOUT_MS = 10_000

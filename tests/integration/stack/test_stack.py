@@ -18,7 +18,8 @@ from common.settings import Settings
 from fleetstream.stack import Stack, services
 from fleetstream.stack.process import port_open
 from fleetstream.stack.services import Ports
-from streams.sinks.influx import TsdbSink, line
+from streams.sinks.influx import TsdbSink
+from streams.sinks.line_protocol import line
 from tests.integration.helpers import free_port, tsdb_export, wait_for
 
 

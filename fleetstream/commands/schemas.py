@@ -30,12 +30,13 @@ from schemas.deadletter import DeadLetter
 from schemas.event import Event
 from schemas.node import NodeSnapshot
 from schemas.vm import VmSample
-from schemas.worker import WorkerHeartbeat
+from schemas.worker import WorkerForget, WorkerHeartbeat
 
 SUFFIX = ".schema.json"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
-EVENTS: tuple[type[Event], ...] = (NodeSnapshot, VmSample, BackupProgress, WorkerHeartbeat)
+EVENTS: tuple[type[Event], ...] = (NodeSnapshot, VmSample, BackupProgress, WorkerHeartbeat,
+                                   WorkerForget)
 """The envelope-carrying events of the telemetry topics; each file is named after its `schema`."""
 
 RECORDS: dict[str, type[BaseModel]] = {

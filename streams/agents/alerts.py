@@ -9,6 +9,7 @@ What it must not do: decide anything about alerts; it only records them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from schemas.alert import Alert
 from schemas.event import decode, epoch_micros
@@ -23,8 +24,8 @@ class Alerts(Domain[Alert]):
 
     name = "alerts"
 
-    def decode(self, record: Record) -> Alert:
-        return decode(Alert, record.value or b"")
+    def decode(self, record: Record, latest: datetime) -> Alert:
+        return decode(Alert, record.value or b"", latest=latest)
 
     def key(self, event: Alert) -> str:
         return event.subject

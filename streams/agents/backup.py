@@ -10,6 +10,7 @@ staleness sweep (one alert per level raised), retention (an ended job leaves the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from schemas.backup import BackupProgress
 from schemas.event import decode, epoch_micros
@@ -32,8 +33,8 @@ class BackupJobs(Domain[BackupProgress]):
         self.stalled_after_s = stalled_after_s
         self.retention_us = round(retention_s * 1_000_000)
 
-    def decode(self, record: Record) -> BackupProgress:
-        return decode(BackupProgress, record.value or b"")
+    def decode(self, record: Record, latest: datetime) -> BackupProgress:
+        return decode(BackupProgress, record.value or b"", latest=latest)
 
     def key(self, event: BackupProgress) -> str:
         return event.job_id

@@ -11,6 +11,7 @@ are durable, so a re-delivered batch recomputes the same rows (the sinks then sk
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from schemas.event import decode, epoch_micros
 from schemas.node import NodeRates, NodeSnapshot
@@ -31,8 +32,8 @@ class Nodes(Domain[NodeSnapshot]):
     def __init__(self, retention_s: float) -> None:
         self.retention_us = round(retention_s * 1_000_000)
 
-    def decode(self, record: Record) -> NodeSnapshot:
-        return decode(NodeSnapshot, record.value or b"")
+    def decode(self, record: Record, latest: datetime) -> NodeSnapshot:
+        return decode(NodeSnapshot, record.value or b"", latest=latest)
 
     def key(self, event: NodeSnapshot) -> str:
         return event.node_id

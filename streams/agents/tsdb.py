@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from schemas.errors import InvalidEvent
 from streams import topics
@@ -35,7 +36,7 @@ class Points(Domain[PointsRecord]):
 
     name = "tsdb"
 
-    def decode(self, record: Record) -> PointsRecord:
+    def decode(self, record: Record, latest: datetime) -> PointsRecord:
         try:
             lines = split_lines(record.value or b"")
         except UnicodeDecodeError as exc:

@@ -10,6 +10,7 @@ advance nothing and write nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from schemas.event import decode, epoch_micros
@@ -31,8 +32,8 @@ class Vms(Domain[VmSample]):
     def __init__(self, retention_s: float) -> None:
         self.retention_s = retention_s
 
-    def decode(self, record: Record) -> VmSample:
-        return decode(VmSample, record.value or b"")
+    def decode(self, record: Record, latest: datetime) -> VmSample:
+        return decode(VmSample, record.value or b"", latest=latest)
 
     def key(self, event: VmSample) -> str:
         return str(event.vm_uuid)

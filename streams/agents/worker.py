@@ -13,6 +13,7 @@ What it must not do: decide anything about activity itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from schemas.event import epoch_micros, parse_json_object, validate
 from schemas.worker import HeartbeatTopicEvent, WorkerForget, WorkerHeartbeat
@@ -34,11 +35,11 @@ class Workers(Domain[HeartbeatTopicEvent]):
         self.inactive_after_s = inactive_after_s
         self.retention_us = round(retention_s * 1_000_000)
 
-    def decode(self, record: Record) -> HeartbeatTopicEvent:
+    def decode(self, record: Record, latest: datetime) -> HeartbeatTopicEvent:
         body = parse_json_object(record.value or b"")
         if body.get("schema") == WorkerForget.SCHEMA:
-            return validate(WorkerForget, body)
-        return validate(WorkerHeartbeat, body)
+            return validate(WorkerForget, body, latest=latest)
+        return validate(WorkerHeartbeat, body, latest=latest)
 
     def key(self, event: HeartbeatTopicEvent) -> str:
         return event.worker_id

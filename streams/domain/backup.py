@@ -45,7 +45,7 @@ from typing import Any
 
 from schemas.alert import Alert
 from schemas.backup import ENDED_STATUSES, BackupProgress
-from schemas.event import epoch_micros
+from schemas.event import MAX_SECONDS, epoch_micros
 
 State = dict[str, Any]
 
@@ -166,6 +166,9 @@ def _derive(job: State) -> None:
         eta = None
         if job["ended_seq"] is None and speed and total:
             eta = math.ceil(max(total - transferred, 0) / speed)
+            if eta > MAX_SECONDS:
+                # A crawl towards a huge total: no ETA a person or a column could use.
+                eta = None
     job.update(bytes_transferred=transferred, total_bytes=total, transfer_speed_bps=speed,
                eta_seconds=eta, progress_percent=percent)
     for disk in disks:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from schemas.alert import Alert
@@ -59,8 +60,9 @@ class Domain(ABC, Generic[E]):
     """Short name of the pipeline, used in logs, metrics and dead-letter reasons."""
 
     @abstractmethod
-    def decode(self, record: Record) -> E:
-        """The event in `record`; raises `schemas.errors.InvalidEvent` when it is not one."""
+    def decode(self, record: Record, latest: datetime) -> E:
+        """The event in `record`; raises `schemas.errors.InvalidEvent` when it is not one, or
+        when it is timed later than `latest` (now plus the allowed clock skew)."""
 
     @abstractmethod
     def key(self, event: E) -> str:

@@ -37,6 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from schemas.alert import Alert
@@ -56,6 +57,8 @@ from streams.pipeline.sink import Sink
 log = logging.getLogger(__name__)
 
 E = TypeVar("E")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +232,9 @@ class Pipeline(Generic[E]):
     def _decode(self, record: Record, latest_us: int,
                 rejections: list[Rejection]) -> tuple[E, str, int] | None:
         """(event, key, event time µs), or None with the record's rejection noted."""
+        latest = _EPOCH + timedelta(microseconds=latest_us)
         try:
-            event = self.domain.decode(record)
+            event = self.domain.decode(record, latest)
             event_us = self.domain.event_us(event)
             ahead_us = event_us - latest_us
             if ahead_us > 0:

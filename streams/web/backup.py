@@ -25,7 +25,7 @@ from streams.app import app
 from streams.domain.backup import STALENESS, summary
 from streams.tables import jobs as state
 from streams.web.cluster import gather, is_local_request, value_or_404
-from streams.web.ingest import accept
+from streams.web.ingest import accept, latest_allowed
 
 
 def _rfc3339_now() -> str:
@@ -40,7 +40,7 @@ class BackupTelemetry(View):
         source = f"http:{request.remote or 'unknown'}"
 
         def parse(body: bytes) -> BackupProgress:
-            return from_seed_body(job_type, job_id, body, source)
+            return from_seed_body(job_type, job_id, body, source, latest=latest_allowed())
 
         await accept(request, parse, topics.backup, key_of=lambda event: event.job_id)
         return self.json({"status": "success", "message": "Telemetry received and processed",

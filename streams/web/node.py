@@ -29,7 +29,7 @@ from streams.app import app
 from streams.domain.node import NodeState, advance
 from streams.tables import nodes as state
 from streams.web.cluster import gather, is_local_request
-from streams.web.ingest import accept
+from streams.web.ingest import accept, latest_allowed
 from streams.web.live import LiveHub, keep_fed
 
 INGEST_PATH = "/api/telemetry/snapshot"
@@ -42,7 +42,8 @@ class SnapshotIngest(View):
     async def post(self, request: Request) -> Response:
         event = await accept(
             cast(aioweb.Request, request),
-            lambda body: from_seed_api(body, received_at=now_utc(), source=f"http:{INGEST_PATH}"),
+            lambda body: from_seed_api(body, received_at=now_utc(), source=f"http:{INGEST_PATH}",
+                                       latest=latest_allowed()),
             topics.node,
             key_of=lambda snapshot: snapshot.node_id,
         )

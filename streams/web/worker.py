@@ -26,7 +26,13 @@ from streams.app import app
 from streams.domain.worker import State, basic, telemetry
 from streams.tables import workers
 from streams.web.cluster import gather, value_or_404
-from streams.web.ingest import UnprocessableEntity, accept, check_token, publish
+from streams.web.ingest import (
+    UnprocessableEntity,
+    accept,
+    check_token,
+    latest_allowed,
+    publish,
+)
 
 
 def _local(view: Callable[[State], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
@@ -40,7 +46,7 @@ class HeartbeatIngest(View):
     async def post(self, request: aioweb.Request) -> Response:
         def parse(raw: bytes) -> WorkerHeartbeat:
             return from_body(raw, source=f"http:{request.remote or 'unknown'}",
-                             received_at=now_utc())
+                             received_at=now_utc(), latest=latest_allowed())
 
         event = await accept(request, parse, topics.heartbeat, key_of=lambda e: e.worker_id)
         return self.json({"status": "accepted", "worker_id": event.worker_id,

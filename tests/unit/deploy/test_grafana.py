@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from schemas.node import DiskUsage, NodeRates, NodeSnapshot
-from streams.domain import node as node_domain
 from streams.domain import vm as vm_domain
+from streams.projections import node as node_projection
 from tests.unit.deploy.dashboard import (
     PROMETHEUS,
     REPO,
@@ -76,7 +76,7 @@ def test_fleet_panels_read_fields_the_projections_write() -> None:
         "event_id": "00000000-0000-0000-0000-000000000001", "source": "t",
         "ts": "2025-12-17T10:00:00Z", "node_id": "n", "cpu_percent": 1, "memory_percent": 1,
         "disks": [DiskUsage(mount="/", used_bytes=1, total_bytes=2, percent=50)]})
-    node_fields = node_domain.influx_fields(snapshot, NodeRates(1.0, 1.0))
+    node_fields = node_projection.fields(snapshot, NodeRates(1.0, 1.0))
     written = {f"node_{field}" for field in node_fields}
     written |= {f"vm_{field}" for field in (vm_domain.CPU_PERCENT, *vm_domain.VM_RATES.values())}
     written |= {f"vm_nic_{field}" for field in vm_domain.NIC_RATES.values()}

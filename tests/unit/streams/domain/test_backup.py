@@ -191,3 +191,12 @@ def test_percent_in_range_and_bytes_only_drop_on_a_restarted_disk(
             ended_override = state["ended_seq"] is not None and (
                 before["ended_seq"] != state["ended_seq"])
             assert restarted or ended_override
+
+
+def test_an_eta_beyond_any_storable_duration_is_unknown() -> None:
+    # Regression: 1 byte in 2 s towards a total of 2^63-1 bytes overflowed the bigint column.
+    slow = [report(1, [0], total=2**63 - 1, at=T0),
+            report(2, [1], total=2**63 - 1, at=T0 + timedelta(seconds=2))]
+    state = apply_events(None, slow)
+    assert state is not None and state["transfer_speed_bps"] == 0.5
+    assert state["eta_seconds"] is None

@@ -36,7 +36,7 @@ class Counters(Domain[Toy]):
 
     name = "toy"
 
-    def decode(self, record: Record) -> Toy:
+    def decode(self, record: Record, latest: datetime) -> Toy:
         body = json.loads(record.value or b"")
         if not isinstance(body, dict) or not isinstance(body.get("value"), int):
             raise InvalidEvent.single("value", "must be an integer")

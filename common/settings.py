@@ -111,9 +111,8 @@ def _mask_query(query: str) -> str:
     masked = []
     for pair in query.split("&"):
         name, sep, _value = pair.partition("=")
-        if sep and any(word in name.lower() for word in _SECRET_QUERY_WORDS):
-            pair = f"{name}={MASK}"
-        masked.append(pair)
+        secret = sep and any(word in name.lower() for word in _SECRET_QUERY_WORDS)
+        masked.append(f"{name}={MASK}" if secret else pair)
     return "&".join(masked)
 
 

@@ -65,6 +65,10 @@ class NodeSnapshot(Event):
     disks: list[DiskUsage] = Field(default_factory=list)
     network_rx_bytes: NonNegativeInt | None = None
     network_tx_bytes: NonNegativeInt | None = None
+    network_rx_packets: NonNegativeInt | None = None
+    """Cumulative packets received (seed 001's WebSocket `packets_recv`); None when not reported."""
+    network_tx_packets: NonNegativeInt | None = None
+    """Cumulative packets sent (seed 001's WebSocket `packets_sent`); None when not reported."""
     uptime_seconds: NonNegativeFloat | None = None
     boot_time: UtcDatetime | None = None
     process_count: NonNegativeInt | None = None

@@ -55,11 +55,14 @@ class LiveServer:
 
     def __init__(self, node_id: str, interval: float,
                  outbox_stats: Callable[[], Awaitable[OutboxFigures]],
-                 metrics: AgentMetrics | None = None) -> None:
+                 metrics: AgentMetrics | None = None, stale_after: float | None = None) -> None:
         self.node_id = node_id
         self.interval = interval
         self._outbox_stats = outbox_stats
         self._metrics = metrics
+        self.stale_after = (STALE_INTERVALS * interval + FIRST_SNAPSHOT_GRACE_SECONDS
+                            if stale_after is None else stale_after)
+        """/health answers 503 once the latest snapshot is older than this many seconds."""
         self._clients: set[_Client] = set()
         self._previous: NodeSnapshot | None = None
         self._last_snapshot_at: float | None = None
@@ -155,7 +158,7 @@ class LiveServer:
         now = time.monotonic()
         since = self._last_snapshot_at if self._last_snapshot_at is not None else self._started_at
         age = now - since
-        healthy = age <= STALE_INTERVALS * self.interval + FIRST_SNAPSHOT_GRACE_SECONDS
+        healthy = age <= self.stale_after
         stats = await self._outbox_stats()
         body: dict[str, Any] = {
             "status": "ok" if healthy else "stale",

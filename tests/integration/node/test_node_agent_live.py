@@ -61,6 +61,7 @@ async def test_websocket_streams_welcome_then_seed_messages_that_also_reach_kafk
     async with aiohttp.ClientSession() as session:
         ws = await wait_for(lambda: connect(session, agent.port), 30,
                             what="the agent's WebSocket port")
+        assert ws is not None
         async with ws:
             welcome = json.loads((await ws.receive(timeout=10)).data)
             messages = [json.loads((await ws.receive(timeout=10)).data) for _ in range(3)]
@@ -96,6 +97,7 @@ async def test_health_and_prometheus_metrics_of_the_running_agent(agent: Running
 
     async with aiohttp.ClientSession() as session:
         found = await wait_for(lambda: scrape(session), 30, what="two snapshots in /metrics")
+        assert found is not None
         async with session.get(f"{base}/health") as response:
             health = await response.json()
             assert response.status == 200, health

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 MASK = "***"
 
@@ -119,14 +119,16 @@ def _mask_query(query: str) -> str:
 def mask_url(url: str) -> str:
     """Hide the password (not the user) in a URL's user-info part, and secret query parameters."""
     parts = urlsplit(url)
-    if parts.query:
-        parts = parts._replace(query=_mask_query(parts.query))
+    # Edited in place, not rebuilt: urlunsplit would turn `test:///default` into `test:/default`.
+    masked = url
     if parts.netloc and "@" in parts.netloc:
         userinfo, host = parts.netloc.rsplit("@", 1)
         if ":" in userinfo:
             user = userinfo.split(":", 1)[0]
-            parts = parts._replace(netloc=f"{user}:{MASK}@{host}")
-    return urlunsplit(parts)
+            masked = masked.replace(parts.netloc, f"{user}:{MASK}@{host}", 1)
+    if parts.query:
+        masked = masked.replace(f"?{parts.query}", f"?{_mask_query(parts.query)}", 1)
+    return masked
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ Security: start/stop change what the agent does, so they need `Authorization: Be
 <FLEETSTREAM_VM_AGENT_TOKEN>`; with no token configured they are refused (403) rather than open.
 Any request carrying an `Origin` other than the API's own is refused (403): a web page the
 operator happens to have open must not drive the API through their browser. `/config` shows the
-settings through `Settings.masked()`: secrets as `***`, passwords in URLs (user-info and query
-parameters such as `?password=` or `?token=`) masked.
+VM agent's own settings through `Settings.masked()`: secrets as `***`, passwords in URLs
+(user-info and query parameters such as `?password=` or `?token=`) masked.
 
 What it must not do: show a secret, log a token, or collect itself.
 """
@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from common.settings import Settings
+from common.settings import VM_AGENT, Settings
 from producers.metrics import AgentMetrics
 from producers.vm.agent import VmAgent
 
@@ -98,7 +98,8 @@ def create_app(agent: VmAgent, settings: Settings,
         return web.json_response({"count": len(listed), "vms": listed})
 
     async def config(_request: web.Request) -> web.Response:
-        return web.json_response(settings.masked())
+        # Only what this process reads: the other sections' values here would be mere defaults.
+        return web.json_response(settings.masked(VM_AGENT))
 
     async def serve_metrics(_request: web.Request) -> web.Response:
         if metrics is None:

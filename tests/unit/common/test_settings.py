@@ -88,6 +88,11 @@ def test_secrets_in_url_query_strings_are_masked_in_every_url_setting() -> None:
     assert shown["LIBVIRT_URI"] == f"qemu+ssh://root@kvm/system?keyfile=/etc/k&auth_token={MASK}"
 
 
+def test_masking_keeps_an_empty_authority() -> None:
+    assert mask_url("test:///default?password=x") == f"test:///default?password={MASK}"
+    assert mask_url("test:///tmp/node.xml") == "test:///tmp/node.xml"
+
+
 def test_url_without_password_is_shown_as_is() -> None:
     assert mask_url("postgresql://fleetstream@127.0.0.1:55432/db") == \
         "postgresql://fleetstream@127.0.0.1:55432/db"

@@ -27,6 +27,8 @@ from common.settings import NODE_AGENT, Settings
 from fleetstream.commands import load_settings, positive_seconds, stop_on_signals
 
 if TYPE_CHECKING:
+    from producers.metrics import AgentMetrics
+    from producers.node.live import LiveServer
     from producers.publisher import Publisher
 
 log = logging.getLogger(__name__)
@@ -87,11 +89,9 @@ async def _main(settings: Settings, interval: float, *, once: bool, timeout: flo
         if once:
             return 0 if await agent.run_once(timeout) else 1
         if serve:
-            from producers.node.live import LiveServer
-
-            live = LiveServer(settings.effective_node_id, interval, publisher.stats, metrics)
-            await live.start(settings.node_ws_bind, settings.node_ws_port)
-            agent.listeners.append(live.publish)
+            live = await _serve(settings, interval, publisher, metrics)
+            if live is not None:
+                agent.listeners.append(live.publish)
         await agent.run(interval, stop_on_signals())
         return 0
     finally:
@@ -99,6 +99,27 @@ async def _main(settings: Settings, interval: float, *, once: bool, timeout: flo
             await live.stop()
         await publisher.stop(flush_timeout=0 if once else _STOP_FLUSH_SECONDS)
         agent.close()
+
+
+async def _serve(settings: Settings, interval: float, publisher: Publisher,
+                 metrics: AgentMetrics | None) -> LiveServer | None:
+    """The live server, or None when its port cannot be bound.
+
+    Snapshots are the agent's job and the live stream an addition to it (seed 001: "all new code
+    is additive"), so a taken port costs the stream, loudly, and never the collection.
+    """
+    from producers.node.live import LiveServer
+
+    live = LiveServer(settings.effective_node_id, interval, publisher.stats, metrics)
+    try:
+        await live.start(settings.node_ws_bind, settings.node_ws_port)
+    except OSError as exc:
+        await live.stop()
+        log.error("node.ws_unavailable address=%s:%d error=%r: collecting without the live "
+                  "stream, /health and /metrics; free the port or set FLEETSTREAM_NODE_WS_PORT "
+                  "(0 turns the server off)", settings.node_ws_bind, settings.node_ws_port, exc)
+        return None
+    return live
 
 
 async def _import(settings: Settings, path: Path, timeout: float) -> int:

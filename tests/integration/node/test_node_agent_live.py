@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -109,3 +110,23 @@ async def test_health_and_prometheus_metrics_of_the_running_agent(agent: Running
     assert found["fleetstream_outbox_dropped_total"] == 0
     assert health["status"] == "ok" and health["node_id"] == agent.node_id
     assert health["last_snapshot_age_seconds"] < 5
+
+
+async def test_a_taken_port_costs_the_live_stream_never_the_collection(app_env: AppEnv) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        log = app_env.tmp / "node-agent.log"
+        proc = start_agent(app_env.with_overrides(
+            FLEETSTREAM_NODE_ID=unique("taken-"),
+            FLEETSTREAM_NODE_WS_PORT=str(taken.getsockname()[1])), log)
+
+        async def conflict_logged() -> bool:
+            return "node.ws_unavailable" in log.read_text()
+
+        await wait_for(conflict_logged, 30, what="the port conflict to be logged")
+        await asyncio.sleep(2.5)
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 30) == 0, log.read_text()
+    cycles = int(log.read_text().split("node.stopped cycles=")[1].split()[0])
+    assert cycles >= 2, log.read_text()

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 MASK = "***"
 
@@ -68,6 +68,13 @@ def _port(raw: str) -> int:
     value = int(raw)
     if not 0 < value < 65536:
         raise ValueError("must be a TCP port between 1 and 65535")
+    return value
+
+
+def _port_or_off(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value < 65536:
+        raise ValueError("must be a TCP port between 1 and 65535, or 0 for off")
     return value
 
 
@@ -155,16 +162,34 @@ KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
+# A query parameter whose name contains one of these carries a secret (`?password=`, `?token=`,
+# `api_key=`, `X-Amz-Signature=`); libvirt's `keyfile=`/`pkipath=` name files, not secrets.
+_SECRET_QUERY_WORDS = ("pass", "pwd", "token", "secret", "auth", "credential", "apikey",
+                       "api_key", "signature")
+
+
+def _mask_query(query: str) -> str:
+    masked = []
+    for pair in query.split("&"):
+        name, sep, _value = pair.partition("=")
+        secret = sep and any(word in name.lower() for word in _SECRET_QUERY_WORDS)
+        masked.append(f"{name}={MASK}" if secret else pair)
+    return "&".join(masked)
+
+
 def mask_url(url: str) -> str:
-    """Hide the password (or a lone token) in a URL's user-info part."""
+    """Hide the password (not the user) in a URL's user-info part, and secret query parameters."""
     parts = urlsplit(url)
-    if not parts.netloc or "@" not in parts.netloc:
-        return url
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    if ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
+    # Edited in place, not rebuilt: urlunsplit would turn `test:///default` into `test:/default`.
+    masked = url
+    if parts.netloc and "@" in parts.netloc:
+        userinfo, host = parts.netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            user = userinfo.split(":", 1)[0]
+            masked = masked.replace(parts.netloc, f"{user}:{MASK}@{host}", 1)
+    if parts.query:
+        masked = masked.replace(f"?{parts.query}", f"?{_mask_query(parts.query)}", 1)
+    return masked
 
 
 @dataclass(frozen=True)
@@ -185,7 +210,8 @@ class Setting:
             return ""
         if self.secret:
             return MASK
-        if self.url_with_credentials:
+        if self.url_with_credentials or "://" in str(value):
+            # Any URL may carry credentials (`http://host?token=...`), not only the declared ones.
             return mask_url(str(value))
         return str(value)
 
@@ -238,6 +264,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Address the VM agent's control API binds.", used_by=_VM),
     Setting("vm_agent_port", "FLEETSTREAM_VM_AGENT_PORT", _port, "8765",
             "Port of the VM agent's control API (seed 002's /api/telemetry/*).", used_by=_VM),
+    Setting("vm_agent_token", "FLEETSTREAM_VM_AGENT_TOKEN", _optional, "",
+            "Bearer token the VM agent's control API requires for start/stop (empty: refused).",
+            used_by=_VM, secret=True),
     Setting("topic_prefix", "FLEETSTREAM_TOPIC_PREFIX", _topic_prefix, "telemetry.",
             "Prefix of every fleetstream topic.", used_by=_ALL),
     Setting("partitions", "FLEETSTREAM_PARTITIONS", _positive_int, "8",
@@ -290,6 +319,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Node id the node agent reports (empty: this host's name).", used_by=_NODE),
     Setting("node_interval", "FLEETSTREAM_NODE_INTERVAL", _positive_float, "60",
             "Node agent collection interval, seconds.", used_by=_NODE),
+    Setting("node_ws_port", "FLEETSTREAM_NODE_WS_PORT", _port_or_off, "8756",
+            "Port of the node agent's seed 001 WebSocket stream, /health and /metrics (0: off).",
+            used_by=_NODE),
+    Setting("node_ws_bind", "FLEETSTREAM_NODE_WS_BIND", _non_empty, "127.0.0.1",
+            "Address the node agent's WebSocket server binds, e.g. 0.0.0.0.", used_by=_NODE),
     Setting("log_level", "FLEETSTREAM_LOG_LEVEL", _log_level, "info", "Log level.", used_by=_ALL),
 )
 
@@ -318,6 +352,7 @@ class Settings:
     libvirt_timeout: float
     vm_agent_host: str
     vm_agent_port: int
+    vm_agent_token: str
     topic_prefix: str
     partitions: int
     app_id: str
@@ -339,6 +374,8 @@ class Settings:
     outbox_max_bytes: int
     node_id: str
     node_interval: float
+    node_ws_port: int
+    node_ws_bind: str
     log_level: str
 
     @classmethod

@@ -68,6 +68,10 @@ class NodeSnapshot(Event):
     disks: list[DiskUsage] = Field(default_factory=list, max_length=MAX_PARTS)
     network_rx_bytes: NonNegativeInt | None = None
     network_tx_bytes: NonNegativeInt | None = None
+    network_rx_packets: NonNegativeInt | None = None
+    """Cumulative packets received (seed 001's WebSocket `packets_recv`); None when not reported."""
+    network_tx_packets: NonNegativeInt | None = None
+    """Cumulative packets sent (seed 001's WebSocket `packets_sent`); None when not reported."""
     uptime_seconds: Seconds | None = None
     boot_time: EventTime | None = None
     # int4 columns of telemetry_history.

@@ -34,7 +34,7 @@ DISK_COUNTERS: tuple[str, ...] = ("rd_reqs", "rd_bytes", "wr_reqs", "wr_bytes", 
 MEMORY_FIELDS: tuple[str, ...] = (
     "memory_actual_bytes", "memory_available_bytes", "memory_usable_bytes", "memory_rss_bytes",
     "memory_unused_bytes", "memory_swap_in_bytes", "memory_swap_out_bytes",
-    "memory_major_faults", "memory_minor_faults",
+    "memory_major_faults", "memory_minor_faults", "memory_maximum_bytes",
 )
 
 
@@ -83,6 +83,10 @@ class VmSample(Event):
     vm_name: Identifier
     state: VmState
     cpu_time_ns: NonNegativeInt | None = None
+    cpu_user_ns: NonNegativeInt | None = None
+    """Guest time in user mode (libvirt `cpu.user`); not every driver reports it."""
+    cpu_system_ns: NonNegativeInt | None = None
+    """Guest time in kernel mode (libvirt `cpu.system`); not every driver reports it."""
     vcpus: Count | None = None
     memory_actual_bytes: NonNegativeInt | None = None
     memory_available_bytes: NonNegativeInt | None = None
@@ -93,6 +97,8 @@ class VmSample(Event):
     memory_swap_out_bytes: NonNegativeInt | None = None
     memory_major_faults: NonNegativeInt | None = None
     memory_minor_faults: NonNegativeInt | None = None
+    memory_maximum_bytes: NonNegativeInt | None = None
+    """The most memory the VM may be given (libvirt `balloon.maximum`), the ceiling of `actual`."""
     nics: list[VmNic] = Field(default_factory=list, max_length=MAX_PARTS)
     disks: list[VmDisk] = Field(default_factory=list, max_length=MAX_PARTS)
 

@@ -4,6 +4,9 @@ Runs until SIGINT/SIGTERM with seed 002's control API on FLEETSTREAM_VM_AGENT_PO
 runs one cycle, waits (up to `--flush-timeout`) for Kafka to acknowledge it and exits, without
 the control API. Exit status 1 when libvirt could not be read or, with `--once`, when Kafka did
 not acknowledge in time (the samples stay in the outbox and go out with the next run).
+
+libvirt, aiohttp and prometheus_client are imported when the command runs, not when the CLI
+builds its parser: every other command (a node agent among them) would carry them otherwise.
 """
 
 from __future__ import annotations
@@ -11,14 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from common.process import load_settings, stop_on_signals
 from common.settings import VM_AGENT, Settings, mask_url
-from producers.publisher import Publisher
-from producers.vm import api
-from producers.vm.agent import VmAgent
-from producers.vm.libvirt_source import LibvirtSource, LibvirtUnavailable
+
+if TYPE_CHECKING:
+    from producers.vm.agent import VmAgent
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +41,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _main(settings: Settings, *, once: bool, flush_timeout: float) -> int:
+    from producers.metrics import AgentMetrics
+    from producers.publisher import Publisher
+    from producers.vm.agent import VmAgent
+    from producers.vm.libvirt_source import LibvirtSource
+
     source = LibvirtSource(settings.libvirt_uri, timeout=settings.libvirt_timeout,
                            device_cache_ttl=settings.device_cache_ttl)
     publisher = Publisher("vm-agent", settings)
     await publisher.start()
-    agent = VmAgent(settings, source, publisher)
+    metrics = None if once else AgentMetrics("vm-agent", publisher.name, publisher.stats)
+    agent = VmAgent(settings, source, publisher, metrics)
     log.info("vm_agent.starting uri=%s topic=%s poll_interval=%gs once=%s",
              mask_url(settings.libvirt_uri), settings.topic("vm"), settings.poll_interval, once)
     try:
@@ -60,6 +68,8 @@ async def _main(settings: Settings, *, once: bool, flush_timeout: float) -> int:
 
 
 async def _once(agent: VmAgent) -> int:
+    from producers.vm.libvirt_source import LibvirtUnavailable
+
     try:
         samples = await agent.cycle()
     except LibvirtUnavailable as exc:
@@ -70,10 +80,13 @@ async def _once(agent: VmAgent) -> int:
 
 
 async def _forever(agent: VmAgent, settings: Settings) -> int:
+    from producers.vm import api
+
     stopping = stop_on_signals()
-    runner = await api.serve(agent, settings)
-    log.info("vm_agent.api_listening address=%s:%d",
-             settings.vm_agent_host, settings.vm_agent_port)
+    runner = await api.serve(agent, settings, agent.metrics)
+    log.info("vm_agent.api_listening address=%s:%d start_stop=%s",
+             settings.vm_agent_host, settings.vm_agent_port,
+             "token" if settings.vm_agent_token else "disabled (no FLEETSTREAM_VM_AGENT_TOKEN)")
     try:
         await agent.run(stopping)
     finally:

@@ -7,7 +7,12 @@ in order once it is back. Each snapshot carries the outbox's dropped total, so l
 drops its oldest rows beyond its bounds) show up downstream as well as in the agent's log.
 
 Cycles are on a fixed grid (start + k * interval): a slow collection does not shift later
-snapshots, and missed ticks are skipped rather than bunched up.
+snapshots, and missed ticks are skipped rather than bunched up. A collection that fails (psutil
+or /proc refusing a read, a figure the schema rejects) costs that one snapshot: it is counted
+(`fleetstream_agent_collection_errors_total`), logged, and the next tick tries again.
+
+Each snapshot, once committed to the outbox, is handed to the `listeners` (the live WebSocket
+server, `producers.node.live`), which must not block.
 
 What it must not do: compute rates, or block the event loop.
 """
@@ -16,8 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
+from pydantic import ValidationError
+
+from producers.metrics import AgentMetrics
 from producers.node.collector import NodeCollector
 from producers.publisher import Publisher
 from schemas.node import NodeSnapshot
@@ -28,10 +38,14 @@ log = logging.getLogger(__name__)
 class NodeAgent:
     """Collects snapshots of this node and publishes them to `topic` through `publisher`."""
 
-    def __init__(self, collector: NodeCollector, publisher: Publisher, topic: str) -> None:
+    def __init__(self, collector: NodeCollector, publisher: Publisher, topic: str,
+                 metrics: AgentMetrics | None = None) -> None:
         self.collector = collector
         self.publisher = publisher
         self.topic = topic
+        self.metrics = metrics
+        self.listeners: list[Callable[[NodeSnapshot], None]] = []
+        self.collection_errors = 0
         # One thread: psutil's cpu_percent(interval=None) measures since the previous call.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="node-collect")
 
@@ -41,17 +55,31 @@ class NodeAgent:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.collector.collect, dropped)
 
-    async def cycle(self) -> NodeSnapshot:
-        """Collect one snapshot and put it durably in the outbox."""
-        snapshot = await self.collect()
+    async def cycle(self) -> NodeSnapshot | None:
+        """Collect one snapshot and put it durably in the outbox; None if collection failed."""
+        try:
+            snapshot = await self.collect()
+        except (psutil.Error, OSError, ValidationError) as exc:
+            self.collection_errors += 1
+            if self.metrics is not None:
+                self.metrics.collection_failed()
+            log.error("node.collection_failed errors_total=%d error=%r",
+                      self.collection_errors, exc)
+            return None
         await self.publisher.publish(self.topic, snapshot.node_id.encode(), snapshot.encode())
+        if self.metrics is not None:
+            self.metrics.published(1, snapshot.ts.timestamp())
         log.debug("node.snapshot_enqueued node_id=%s ts=%s", snapshot.node_id,
                   snapshot.ts.isoformat())
+        for listener in self.listeners:
+            listener(snapshot)
         return snapshot
 
     async def run_once(self, timeout: float) -> bool:
         """One snapshot, delivered: True once Kafka acknowledged it (and any backlog)."""
         snapshot = await self.cycle()
+        if snapshot is None:
+            return False
         delivered = await self.publisher.flush(timeout)
         stats = await self.publisher.stats()
         log.info("node.once node_id=%s ts=%s delivered=%s undelivered=%d dropped_total=%d",

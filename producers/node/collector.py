@@ -7,7 +7,8 @@ same one: `cpu_percent(interval=None)` measures since the previous call of that 
 Choices:
 - disks: every mounted filesystem except pseudo/virtual ones (proc, tmpfs, cgroup, squashfs
   snaps, ...), one entry per device (bind mounts of one device are one disk), "/" first;
-- network: cumulative bytes of every interface except loopback (psutil un-wraps 32-bit counters);
+- network: cumulative bytes and packets of every interface except loopback (psutil un-wraps
+  32-bit counters);
 - connections: TCP connections established (or closing: the kernel's CurrEstab, ESTABLISHED +
   CLOSE-WAIT) on Linux, else established inet connections from psutil; where the OS refuses
   to list them (AccessDenied: other users' sockets on some systems), `active_connections` is
@@ -95,7 +96,7 @@ class NodeCollector:
         at = now_utc()
         memory = psutil.virtual_memory()
         boot = psutil.boot_time()
-        rx, tx = self._network()
+        rx, tx, rx_packets, tx_packets = self._network()
         load = self._load()
         return NodeSnapshot(
             event_id=snapshot_event_id(self.node_id, at),
@@ -109,6 +110,8 @@ class NodeCollector:
             disks=self._disks(),
             network_rx_bytes=rx,
             network_tx_bytes=tx,
+            network_rx_packets=rx_packets,
+            network_tx_packets=tx_packets,
             uptime_seconds=max(0.0, time.time() - boot),
             boot_time=datetime.fromtimestamp(boot, UTC),
             process_count=len(psutil.pids()),
@@ -134,14 +137,16 @@ class NodeCollector:
         return disks
 
     @staticmethod
-    def _network() -> tuple[int, int]:
-        rx = tx = 0
+    def _network() -> tuple[int, int, int, int]:
+        rx = tx = rx_packets = tx_packets = 0
         for name, counters in psutil.net_io_counters(pernic=True).items():
             if name.startswith(LOOPBACK_PREFIXES):
                 continue
             rx += counters.bytes_recv
             tx += counters.bytes_sent
-        return rx, tx
+            rx_packets += counters.packets_recv
+            tx_packets += counters.packets_sent
+        return rx, tx, rx_packets, tx_packets
 
     def _connections(self) -> int | None:
         established = established_tcp_from_snmp()

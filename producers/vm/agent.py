@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.settings import Settings, mask_url
+from producers.metrics import AgentMetrics
 from producers.publisher import Publisher, backoff_delay
 from producers.vm.convert import sample_from_stats
 from producers.vm.libvirt_source import LibvirtSource, LibvirtUnavailable
@@ -36,10 +37,12 @@ MAX_RECONNECT_DELAY = 30.0
 class VmAgent:
     """Polls libvirt and publishes one `VmSample` per domain per cycle; can be paused."""
 
-    def __init__(self, settings: Settings, source: LibvirtSource, publisher: Publisher) -> None:
+    def __init__(self, settings: Settings, source: LibvirtSource, publisher: Publisher,
+                 metrics: AgentMetrics | None = None) -> None:
         self._settings = settings
         self._source = source
         self._publisher = publisher
+        self.metrics = metrics
         self._topic = settings.topic("vm")
         self.source_name = f"vm-agent@{socket.gethostname()}"
         self.collecting = True
@@ -67,11 +70,15 @@ class VmAgent:
             except ValidationError as exc:
                 # One odd domain must not cost the others their sample.
                 self.invalid_samples += 1
+                if self.metrics is not None:
+                    self.metrics.collection_failed()
                 log.warning("vm.sample_invalid vm_uuid=%s vm_name=%s errors=%d first=%s",
                             domain.uuid, domain.name, exc.error_count(),
                             exc.errors(include_url=False)[0]["msg"])
         await self._publisher.publish_many(
             [(self._topic, sample.key, sample.encode()) for sample in samples])
+        if self.metrics is not None and samples:
+            self.metrics.published(len(samples), at.timestamp())
         self.latest = {str(sample.vm_uuid): sample for sample in samples}
         self.cycles += 1
         self.samples_published += len(samples)
@@ -94,6 +101,8 @@ class VmAgent:
                     await self.cycle()
                 except LibvirtUnavailable as exc:
                     self.consecutive_failures += 1
+                    if self.metrics is not None:
+                        self.metrics.collection_failed()
                     self.last_error = str(exc)
                     delay = backoff_delay(self.consecutive_failures, interval,
                                           max(interval, MAX_RECONNECT_DELAY))

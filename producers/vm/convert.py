@@ -31,6 +31,7 @@ _BALLOON_BYTES = {
     "unused": "memory_unused_bytes",
     "swap_in": "memory_swap_in_bytes",
     "swap_out": "memory_swap_out_bytes",
+    "maximum": "memory_maximum_bytes",
 }
 _BALLOON_COUNTS = {"major_fault": "memory_major_faults", "minor_fault": "memory_minor_faults"}
 
@@ -106,6 +107,8 @@ def sample_from_stats(
         "vm_name": vm_name,
         "state": state_name(int(stats.get("state.state", 0))),
         "cpu_time_ns": stats.get("cpu.time"),
+        "cpu_user_ns": stats.get("cpu.user"),
+        "cpu_system_ns": stats.get("cpu.system"),
         "vcpus": stats.get("vcpu.current"),
     }
     for name, field in _BALLOON_BYTES.items():
@@ -118,19 +121,29 @@ def sample_from_stats(
     return VmSample.model_validate({**fields, "nics": nics, "disks": disks})
 
 
+# virDomainGetCPUStats (total) keys -> the bulk call's name for the same figure.
+_CPU_STATS = {"user_time": "cpu.user", "system_time": "cpu.system"}
+
+
 def per_domain_stats(
     info: Sequence[int],
     memory: Mapping[str, int],
     nics: Mapping[str, Sequence[int]],
     disks: Mapping[str, Sequence[int]],
+    cpu: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The bulk-call statistics dict rebuilt from the per-domain calls.
 
     `info` is virDomainGetInfo (state, max KiB, KiB, vcpus, cpu ns), `memory` virDomainMemoryStats,
-    `nics`/`disks` virDomainInterfaceStats/virDomainBlockStats per device name.
+    `nics`/`disks` virDomainInterfaceStats/virDomainBlockStats per device name, `cpu` the total
+    of virDomainGetCPUStats (None where the driver does not support it).
     """
-    state, _max_kib, _kib, vcpus, cpu_time = info[:5]
-    stats: dict[str, Any] = {"state.state": state, "cpu.time": cpu_time, "vcpu.current": vcpus}
+    state, max_kib, _kib, vcpus, cpu_time = info[:5]
+    stats: dict[str, Any] = {"state.state": state, "cpu.time": cpu_time, "vcpu.current": vcpus,
+                             "balloon.maximum": max_kib}
+    for name, stat in _CPU_STATS.items():
+        if cpu is not None and cpu.get(name) is not None:
+            stats[stat] = cpu[name]
     for name, value in memory.items():
         stats[f"balloon.{_MEMORY_STATS_AS_BALLOON.get(name, name)}"] = value
     for group, devices, names in (("net", nics, _NIC_STATS), ("block", disks, _DISK_STATS)):

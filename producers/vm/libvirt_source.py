@@ -228,6 +228,17 @@ def _read_xml(domains: list[tuple[libvirt.virDomain, str]]) -> dict[str, str | N
     return result
 
 
+def _cpu_totals(dom: libvirt.virDomain) -> dict[str, int] | None:
+    """The domain's total CPU, user and system time; None where the driver has no such call."""
+    try:
+        totals = dom.getCPUStats(True)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
+            raise
+        return None
+    return dict(totals[0]) if totals else None
+
+
 def _per_domain(
     jobs: list[tuple[libvirt.virDomain, DomainStats, Devices]],
 ) -> dict[str, DomainStats]:
@@ -240,6 +251,7 @@ def _per_domain(
                 dom.memoryStats(),
                 {nic: dom.interfaceStats(nic) for nic in devices.nics},
                 {disk: dom.blockStats(disk) for disk in devices.disks},
+                _cpu_totals(dom),
             )
         except libvirt.libvirtError as exc:
             if exc.get_error_code() not in _DOMAIN_GONE:

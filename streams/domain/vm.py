@@ -31,16 +31,28 @@ NIC_PREFIX = "nic:"
 DISK_PREFIX = "disk:"
 
 # Counter -> the name of its per-second rate, per kind of group.
-VM_RATES = {"cpu_time_ns": "cpu_time_ns_per_second"}
+VM_RATES = {
+    "cpu_time_ns": "cpu_time_ns_per_second",
+    "cpu_user_ns": "cpu_user_ns_per_second",
+    "cpu_system_ns": "cpu_system_ns_per_second",
+}
 NIC_RATES = {
     "rx_bytes": "rx_bytes_per_second", "tx_bytes": "tx_bytes_per_second",
     "rx_packets": "rx_packets_per_second", "tx_packets": "tx_packets_per_second",
+    "rx_errs": "rx_errs_per_second", "tx_errs": "tx_errs_per_second",
+    "rx_drop": "rx_drop_per_second", "tx_drop": "tx_drop_per_second",
 }
 DISK_RATES = {
     "rd_bytes": "rd_bytes_per_second", "wr_bytes": "wr_bytes_per_second",
     "rd_reqs": "rd_iops", "wr_reqs": "wr_iops",
 }
 CPU_PERCENT = "cpu_percent"
+# CPU time counter -> its share of the VM's vCPUs, in percent.
+CPU_PERCENTS = {
+    "cpu_time_ns": CPU_PERCENT,
+    "cpu_user_ns": "cpu_user_percent",
+    "cpu_system_ns": "cpu_system_percent",
+}
 
 State = dict[str, Any]
 Rates = dict[str, float | None]
@@ -71,7 +83,8 @@ def cpu_percent(cpu_ns_per_second: float | None, vcpus: int | None) -> float | N
 
 def counter_groups(sample: VmSample) -> dict[str, dict[str, int | None]]:
     """The sample's raw counters by group: `vm`, `nic:<name>`, `disk:<name>`."""
-    groups: dict[str, dict[str, int | None]] = {VM_GROUP: {"cpu_time_ns": sample.cpu_time_ns}}
+    groups: dict[str, dict[str, int | None]] = {
+        VM_GROUP: {counter: getattr(sample, counter) for counter in VM_RATES}}
     for nic in sample.nics:
         groups[NIC_PREFIX + nic.name] = {c: getattr(nic, c) for c in NIC_COUNTERS}
     for disk in sample.disks:
@@ -106,8 +119,8 @@ def advance(previous: Mapping[str, Any] | None, sample: VmSample) -> State | Non
         prev_group = prev_groups.get(group, {})
         group_rates = _group_rates(group, prev_group.get("counters", {}), prev_ts, counters, ts)
         if group == VM_GROUP:
-            group_rates[CPU_PERCENT] = cpu_percent(
-                group_rates[VM_RATES["cpu_time_ns"]], sample.vcpus)
+            for counter, percent in CPU_PERCENTS.items():
+                group_rates[percent] = cpu_percent(group_rates[VM_RATES[counter]], sample.vcpus)
         groups[group] = {
             "counters": counters,
             "rates": group_rates,

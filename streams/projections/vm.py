@@ -11,16 +11,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.vm import VM_STATES
+from schemas.vm import MEMORY_FIELDS, VM_STATES
 from streams.domain.vm import DISK_PREFIX, NIC_PREFIX, VM_GROUP
 from streams.projections.points import point_message
 from streams.sinks.line_protocol import line
 from streams.sinks.topic import Message
 
 # Fields of the `vm` measurement besides the `vm` group's counters, rates and angles.
-_VM_FIELDS = ("vcpus", "memory_actual_bytes", "memory_available_bytes", "memory_usable_bytes",
-              "memory_rss_bytes", "memory_unused_bytes", "memory_swap_in_bytes",
-              "memory_swap_out_bytes", "memory_major_faults", "memory_minor_faults")
+_VM_FIELDS = ("vcpus", *MEMORY_FIELDS)
 
 
 def _figures(group: Mapping[str, Any]) -> dict[str, Any]:

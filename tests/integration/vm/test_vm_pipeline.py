@@ -30,6 +30,9 @@ async def test_vm_agent_once_publishes_a_sample_that_becomes_rates_and_series(
     assert sample["memory_actual_bytes"] == 2 * 1024**3
     assert [nic["name"] for nic in sample["nics"]] == ["testnet0"]
     assert [disk["name"] for disk in sample["disks"]] == ["vda"]
+    # Seed 002's CPU split and maximum memory (the test driver answers them per domain).
+    assert sample["cpu_user_ns"] > 0 and sample["cpu_system_ns"] > 0
+    assert sample["memory_maximum_bytes"] == 8 * 1024**3
 
     async def vm_with_rates() -> dict[str, Any] | None:
         vm: dict[str, Any] | None = (await vms(worker.url)).get(TEST_DOMAIN_UUID)
@@ -41,8 +44,14 @@ async def test_vm_agent_once_publishes_a_sample_that_becomes_rates_and_series(
     assert vm["cpu_time_ns_per_second"] > 0
     assert vm["nics"]["testnet0"]["rx_bytes_per_second"] >= 0
     assert vm["disks"]["vda"]["rd_iops"] >= 0
+    assert vm["cpu_user_ns_per_second"] >= 0 and vm["cpu_system_percent"] >= 0
+    assert vm["memory_maximum_bytes"] == 8 * 1024**3
+    nic = vm["nics"]["testnet0"]
+    assert nic["rx_errs"] >= 0 and nic["rx_errs_per_second"] >= 0
+    assert nic["tx_drop_per_second"] >= 0
 
-    wanted = {"vm_state_code", "vm_cpu_percent", "vm_nic_rx_bytes_per_second", "vm_disk_rd_iops"}
+    wanted = {"vm_state_code", "vm_cpu_percent", "vm_nic_rx_bytes_per_second", "vm_disk_rd_iops",
+              "vm_cpu_user_percent", "vm_nic_rx_drop_per_second"}
 
     async def series() -> list[dict[str, Any]] | None:
         # Every test run samples the same test-driver domain: only this run's points count.

@@ -74,6 +74,25 @@ def test_masked_hides_tokens_and_url_passwords() -> None:
     assert shown["LIBVIRT_URI"] == f"qemu+ssh://oneadmin:{MASK}@192.168.0.104/system"
 
 
+def test_secrets_in_url_query_strings_are_masked_in_every_url_setting() -> None:
+    settings = Settings.load({
+        "INFLUX_URL": "http://influx:8181/?token=tok-in-query&db=vm",
+        "DATABASE_URL": "postgresql://app@db/fleet?sslmode=require&password=pw-in-query",
+        "LIBVIRT_URI": "qemu+ssh://root@kvm/system?keyfile=/etc/k&auth_token=at-1",
+    }, dotenv=None)
+    shown = settings.masked()
+    assert "tok-in-query" not in str(shown) and "pw-in-query" not in str(shown)
+    assert "at-1" not in str(shown)
+    assert shown["INFLUX_URL"] == f"http://influx:8181/?token={MASK}&db=vm"
+    assert shown["DATABASE_URL"] == f"postgresql://app@db/fleet?sslmode=require&password={MASK}"
+    assert shown["LIBVIRT_URI"] == f"qemu+ssh://root@kvm/system?keyfile=/etc/k&auth_token={MASK}"
+
+
+def test_masking_keeps_an_empty_authority() -> None:
+    assert mask_url("test:///default?password=x") == f"test:///default?password={MASK}"
+    assert mask_url("test:///tmp/node.xml") == "test:///tmp/node.xml"
+
+
 def test_url_without_password_is_shown_as_is() -> None:
     assert mask_url("postgresql://fleetstream@127.0.0.1:55432/db") == \
         "postgresql://fleetstream@127.0.0.1:55432/db"

@@ -38,6 +38,10 @@ def test_snapshot_of_this_machine_has_real_figures() -> None:
     assert first.network_rx_bytes is not None
     assert second.network_rx_bytes is not None
     assert second.network_rx_bytes >= first.network_rx_bytes
+    # Seed 001's WebSocket `packets_recv` / `packets_sent`: this machine's real packet counters.
+    assert first.network_rx_packets is not None and first.network_tx_packets is not None
+    assert second.network_rx_packets is not None
+    assert second.network_rx_packets >= first.network_rx_packets
     assert first.event_id != second.event_id
 
 

@@ -97,3 +97,29 @@ def test_device_names_come_from_the_domain_xml() -> None:
     devices = devices_from_xml(xml)
     assert devices.disks == ("vda", "sda")
     assert devices.nics == ("vnet0",)
+
+
+def test_seed_002_cpu_user_system_and_maximum_memory_are_carried() -> None:
+    sample = convert(QEMU_STATS)
+    assert sample.cpu_user_ns == 100_000_000_000 and sample.cpu_system_ns == 20_000_000_000
+    assert sample.memory_maximum_bytes == 4_194_304 * 1024
+    nic = sample.nics[0]
+    assert (nic.rx_errs, nic.rx_drop, nic.tx_errs, nic.tx_drop) == (0, 1, 0, 0)
+
+
+def test_driver_without_cpu_user_system_or_maximum_leaves_them_none() -> None:
+    trimmed = {k: v for k, v in QEMU_STATS.items()
+               if k not in {"cpu.user", "cpu.system", "balloon.maximum"}}
+    sample = convert(trimmed)
+    assert sample.cpu_user_ns is None and sample.cpu_system_ns is None
+    assert sample.memory_maximum_bytes is None and sample.cpu_time_ns == 123_456_789_000
+
+
+def test_per_domain_calls_carry_cpu_split_and_maximum_memory() -> None:
+    info = [1, 8_388_608, 2_097_152, 2, 5_000_000_000]
+    with_cpu = convert(per_domain_stats(
+        info, {}, {}, {}, {"cpu_time": 5_000_000_000, "user_time": 3_000, "system_time": 1_000}))
+    assert (with_cpu.cpu_user_ns, with_cpu.cpu_system_ns) == (3_000, 1_000)
+    assert with_cpu.memory_maximum_bytes == 8 * 1024**3
+    without = convert(per_domain_stats(info, {}, {}, {}, None))
+    assert without.cpu_user_ns is None and without.cpu_system_ns is None

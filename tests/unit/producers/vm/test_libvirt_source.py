@@ -81,6 +81,8 @@ async def test_collects_the_default_domain_with_every_group() -> None:
     assert domain.stats["state.state"] == libvirt.VIR_DOMAIN_RUNNING
     # The test driver's bulk call has the state only; the rest was read per domain.
     assert domain.stats["cpu.time"] > 0 and domain.stats["vcpu.current"] == 2
+    assert domain.stats["cpu.user"] > 0 and domain.stats["cpu.system"] > 0
+    assert domain.stats["balloon.maximum"] == 8_388_608
     assert domain.stats["net.0.name"] == "testnet0" and domain.stats["block.0.name"] == "vda"
 
 

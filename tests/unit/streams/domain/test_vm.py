@@ -115,3 +115,25 @@ def test_cpu_percent_scales_with_vcpus(ns_per_second: float, vcpus: int) -> None
 
 def test_cpu_percent_unknown_without_vcpus() -> None:
     assert cpu_percent(1e9, 0) is None and cpu_percent(1e9, None) is None
+
+
+def test_cpu_user_system_and_nic_error_drop_counters_get_rates() -> None:
+    def split(at: float, user: int, system: int, errs: int, drops: int) -> VmSample:
+        return sample(at).model_copy(update={
+            "cpu_user_ns": user, "cpu_system_ns": system,
+            "nics": [VmNic(name="vnet0", rx_bytes=0, rx_packets=0, rx_errs=errs, rx_drop=drops,
+                           tx_bytes=0, tx_packets=0, tx_errs=2 * errs, tx_drop=0)]})
+
+    vm = run(split(0, 0, 0, 0, 0), split(2, 10**9, 2 * 10**8, 4, 6))
+    assert vm["cpu_user_ns_per_second"] == 5 * 10**8
+    assert vm["cpu_system_ns_per_second"] == 10**8
+    assert vm["cpu_user_percent"] == 25.0 and vm["cpu_system_percent"] == 5.0  # of 2 vCPUs
+    nic = vm["nics"]["vnet0"]
+    assert nic["rx_errs_per_second"] == 2 and nic["tx_errs_per_second"] == 4
+    assert nic["rx_drop_per_second"] == 3 and nic["tx_drop_per_second"] == 0
+
+
+def test_driver_without_cpu_split_has_no_user_system_rate() -> None:
+    vm = run(sample(0, cpu=0), sample(1, cpu=10**9))
+    assert vm["cpu_user_ns"] is None and vm["cpu_user_ns_per_second"] is None
+    assert vm["cpu_system_percent"] is None and vm["cpu_percent"] == 50.0

@@ -1,6 +1,8 @@
 """Fixtures for tests against the real local stack (Kafka, PostgreSQL, VictoriaMetrics).
 
 `make test` brings the stack up before pytest; run alone, `stack_env` brings it up itself.
+Every test under tests/integration is marked `integration` here, so `-m integration` (or
+`-m "not integration"`) selects exactly the tests that need the stack, whoever wrote the module.
 """
 
 from __future__ import annotations
@@ -12,6 +14,14 @@ import pytest
 
 from fleetstream.stack import Stack
 from tests.integration.helpers import REPO, AppEnv, base_env, create_database, read_env_file, unique
+
+INTEGRATION = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

@@ -145,3 +145,20 @@ def test_alerts_alternate_raised_cleared_one_per_transition(
 def alert_last(alert: Alert) -> int:
     last: datetime = alert.detail["last_heartbeat_at"]
     return round(last.timestamp() * US)
+
+
+def test_a_worker_is_inactive_at_exactly_last_heartbeat_plus_threshold() -> None:
+    state, _ = apply_heartbeats(None, [beat(0)], at(1), THRESHOLD) or ({}, [])
+    assert sweep(state, at(THRESHOLD) - 1, THRESHOLD) is None, "one µs before: still active"
+    assert sweep(state, at(THRESHOLD), THRESHOLD) is not None, "at the threshold: inactive"
+    first_seen_late = apply_heartbeats(None, [beat(0)], at(THRESHOLD), THRESHOLD)
+    assert first_seen_late is not None and not first_seen_late[0]["is_active"]
+    first_seen_in_time = apply_heartbeats(None, [beat(0)], at(THRESHOLD) - 1, THRESHOLD)
+    assert first_seen_in_time is not None and first_seen_in_time[0]["is_active"]
+
+
+def test_an_older_heartbeat_never_moves_the_state_back() -> None:
+    """The fold's monotonic guard on last_update (the workers rows are guarded by it too)."""
+    newer, _ = apply_heartbeats(None, [beat(10, cpu=90.0)], at(11), THRESHOLD) or ({}, [])
+    assert apply_heartbeats(newer, [beat(5, cpu=1.0)], at(11), THRESHOLD) is None
+    assert newer["cpu_usage"] == 90.0 and newer["last_update_us"] == at(10)

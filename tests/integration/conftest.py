@@ -7,13 +7,22 @@ Every test under tests/integration is marked `integration` here, so `-m integrat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from fleetstream.stack import Stack
-from tests.integration.helpers import REPO, AppEnv, base_env, create_database, read_env_file, unique
+from fleetstream.stack.services import Kafka, Ports
+from tests.integration.helpers import (
+    REPO,
+    AppEnv,
+    base_env,
+    create_database,
+    free_port,
+    read_env_file,
+    unique,
+)
 
 INTEGRATION = Path(__file__).resolve().parent
 
@@ -43,3 +52,18 @@ async def app_env(stack_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Ap
         yield app
     finally:
         app.stop_workers()
+
+
+@pytest.fixture
+def private_kafka(tmp_path: Path) -> Iterator[Kafka]:
+    """A broker of the test's own (state dir, ports), for tests that stop and restart Kafka.
+
+    The shared broker must never be stopped: other tests use it.
+    """
+    kafka = Kafka(tmp_path / "private-stack", Ports(kafka=free_port(),
+                                                    kafka_controller=free_port()))
+    kafka.start()
+    try:
+        yield kafka
+    finally:
+        kafka.stop()

@@ -151,12 +151,16 @@ async def test_two_stream_workers_answer_for_every_worker(app_env: AppEnv) -> No
         for worker_id in ids:
             status, body = await ahttp("GET", f"{url}/telemetry/{worker_id}")
             assert status == 200 and body["worker_id"] == worker_id, (url, worker_id, body)
-    owners = {tuple(sorted(w.keys())) for w in [await _local(first.url), await _local(second.url)]}
-    assert all(owners), "both stream workers own some of the workers"
+    # Each stream worker's own part: both non-empty, disjoint, and together every worker.
+    parts = [set(await _local(first.url)), set(await _local(second.url))]
+    assert all(parts), f"a stream worker owns none of the workers: {parts}"
+    assert not parts[0] & parts[1], f"owned by both: {parts[0] & parts[1]}"
+    assert parts[0] | parts[1] == set(ids)
 
 
 async def _local(url: str) -> dict[str, Any]:
-    _, body = await ahttp("GET", f"{url}/workers?scope=local")
+    status, body = await ahttp("GET", f"{url}/workers?scope=local")
+    assert status == 200 and isinstance(body, dict), (status, body)
     local: dict[str, Any] = body
     return local
 

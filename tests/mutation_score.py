@@ -31,6 +31,8 @@ def main() -> int:
     print(f"{'module':40} {'mutants':>8} {'killed':>7} {'survived':>9} {'other':>6} {'score':>7}")
     for module, counts in sorted(scores(sys.stdin.read().splitlines()).items()):
         checked = sum(n for status, n in counts.items() if status not in UNTESTED)
+        if not checked:  # not part of this run (MUTANTS narrowed it)
+            continue
         killed = sum(counts[status] for status in KILLED)
         score = 100.0 * killed / checked if checked else 0.0
         other = checked - killed - counts["survived"]

@@ -1,17 +1,36 @@
 """Fixtures for tests against the real local stack (Kafka, PostgreSQL, VictoriaMetrics).
 
 `make test` brings the stack up before pytest; run alone, `stack_env` brings it up itself.
+Every test under tests/integration is marked `integration` here, so `-m integration` (or
+`-m "not integration"`) selects exactly the tests that need the stack, whoever wrote the module.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from fleetstream.stack import Stack
-from tests.integration.helpers import REPO, AppEnv, base_env, create_database, read_env_file, unique
+from fleetstream.stack.services import Kafka, Ports
+from tests.integration.helpers import (
+    REPO,
+    AppEnv,
+    base_env,
+    create_database,
+    free_port,
+    read_env_file,
+    unique,
+)
+
+INTEGRATION = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +52,18 @@ async def app_env(stack_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Ap
         yield app
     finally:
         app.stop_workers()
+
+
+@pytest.fixture
+def private_kafka(tmp_path: Path) -> Iterator[Kafka]:
+    """A broker of the test's own (state dir, ports), for tests that stop and restart Kafka.
+
+    The shared broker must never be stopped: other tests use it.
+    """
+    kafka = Kafka(tmp_path / "private-stack", Ports(kafka=free_port(),
+                                                    kafka_controller=free_port()))
+    kafka.start()
+    try:
+        yield kafka
+    finally:
+        kafka.stop()

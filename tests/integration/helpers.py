@@ -77,6 +77,28 @@ async def wait_for(
     return last
 
 
+async def attach_live_feed(
+    ws: Any, send: Callable[[], Awaitable[object]], wanted: Callable[[dict[str, Any]], bool],
+    timeout: float = 60.0, every: float = 1.0,
+) -> dict[str, Any]:
+    """Send `send()` every `every` s until the WebSocket `ws` delivers a message `wanted` accepts.
+
+    A live feed starts reading its topics at their end when a client connects, so what is sent
+    before it is attached is never seen; the first message of ours that comes through shows it is.
+    """
+    async with asyncio.timeout(timeout):
+        while True:
+            await send()
+            try:
+                async with asyncio.timeout(every):
+                    while True:
+                        message: dict[str, Any] = await ws.receive_json()
+                        if wanted(message):
+                            return message
+            except TimeoutError:
+                continue
+
+
 def http(method: str, url: str, body: Any = None, headers: Mapping[str, str] | None = None,
          raw: bytes | None = None, timeout: float = 15.0) -> tuple[int, Any]:
     """A blocking HTTP call returning (status, parsed JSON or text). Use from tests only."""

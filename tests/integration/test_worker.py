@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -40,9 +41,10 @@ async def test_worker_joins_group_consumes_into_a_table_and_answers_health(
                            worker_id=worker_id, cpu_usage=7.5, memory_usage=20.0)
     await app_env.produce(app_env.topic("heartbeat"), [(worker_id.encode(), beat.encode())])
 
-    async def in_table() -> dict[str, object] | None:
+    async def in_table() -> dict[str, Any] | None:
         status, body = await ahttp("GET", f"{worker.url}/telemetry/{worker_id}")
         return body if status == 200 else None
 
     telemetry = await wait_for(in_table, 30, what="the heartbeat in the workers table")
+    assert telemetry is not None
     assert telemetry["cpu_usage"] == 7.5

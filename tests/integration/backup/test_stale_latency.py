@@ -1,14 +1,20 @@
-"""Stale detection latency: the alert leaves the worker within the threshold plus 2 seconds."""
+"""Stale detection latency: the alert leaves the worker soon after the threshold, never before.
+
+The slack (sweep interval 1 s, a batch, a produce) is 5 s: a loaded 2-core CI machine misses 2 s;
+a sweep that waited for the next stalled threshold (60 s here) or never ran still fails.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
 from tests.integration.helpers import AppEnv, ahttp, unique, wait_for
 
 STALE_AFTER = 3.0
+SLACK = 5.0
 
 
 async def post_report(url: str, job_id: str, at: datetime) -> None:
@@ -26,7 +32,7 @@ async def post_report(url: str, job_id: str, at: datetime) -> None:
     await wait_for(visible, 30, what=f"job {job_id} in the worker's table")
 
 
-async def test_stale_alert_is_sent_within_threshold_plus_two_seconds(app_env: AppEnv) -> None:
+async def test_stale_alert_is_sent_soon_after_the_threshold(app_env: AppEnv) -> None:
     worker = await app_env.start_worker(FLEETSTREAM_STALE_AFTER_SECONDS=str(STALE_AFTER),
                                         FLEETSTREAM_STALLED_AFTER_SECONDS="60")
     # A first job warms the pipeline (partitions assigned, schema migrated) before the clock runs.
@@ -36,7 +42,7 @@ async def test_stale_alert_is_sent_within_threshold_plus_two_seconds(app_env: Ap
     last_telemetry = datetime.now(UTC)
     await post_report(worker.url, job_id, last_telemetry)
 
-    async def stale_alert() -> list[object]:
+    async def stale_alert() -> list[Any]:
         records = await app_env.consume_records(app_env.topic("alerts"), 1, timeout=1)
         return [r for r in records if orjson.loads(r.value)["subject"] == job_id]
 
@@ -44,4 +50,4 @@ async def test_stale_alert_is_sent_within_threshold_plus_two_seconds(app_env: Ap
     assert orjson.loads(record.value)["kind"] == "backup.stale"
     # The record's timestamp is set by the worker's producer when it sends the alert.
     sent_after = record.timestamp / 1000 - last_telemetry.timestamp()
-    assert STALE_AFTER <= sent_after <= STALE_AFTER + 2.0, sent_after
+    assert STALE_AFTER <= sent_after <= STALE_AFTER + SLACK, sent_after

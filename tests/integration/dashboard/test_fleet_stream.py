@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from tests.integration.dashboard.test_dashboard import backup_report, post
-from tests.integration.helpers import AppEnv, unique
+from tests.integration.helpers import AppEnv, attach_live_feed, unique
 from tests.integration.worker.test_heartbeats import heartbeat_body
 
 GIB = 2**30
@@ -39,9 +39,10 @@ async def test_fleet_stream_carries_every_workers_changes_to_any_workers_clients
 
     async with aiohttp.ClientSession() as session, \
             session.ws_connect(f"{second.url}/ws/fleet") as ws:
-        await asyncio.sleep(1.0)  # the live feeds start reading at the topics' end
-        await post(f"{first.url}/api/heartbeat", heartbeat_body(worker_id, cpu_usage=63.0))
-        beat, _ = await next_matching(ws, lambda m: m.get("worker_id") == worker_id)
+        async def post_beat() -> None:
+            await post(f"{first.url}/api/heartbeat", heartbeat_body(worker_id, cpu_usage=63.0))
+
+        beat = await attach_live_feed(ws, post_beat, lambda m: m.get("worker_id") == worker_id)
         assert beat["type"] == "heartbeat"
         assert (beat["cpu_usage"], beat["memory_usage"], beat["gpu_usage"]) == (63.0, 40.0, None)
         assert beat["running_task_count"] == 1

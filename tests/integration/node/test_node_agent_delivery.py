@@ -1,8 +1,8 @@
 """The node agent's delivery guarantees: through a Kafka outage, and when its outbox overflows.
 
 The shared broker must never be stopped (other tests use it), so the outage test runs its own
-private broker (`fleetstream.stack.services.Kafka` with its own state dir and ports) and stops
-and restarts that one, with a worker and an agent both pointed at it.
+private broker (the `private_kafka` fixture) and stops and restarts that one, with a worker and
+an agent both pointed at it.
 """
 
 from __future__ import annotations
@@ -11,28 +11,14 @@ import asyncio
 import itertools
 import signal
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
-from fleetstream.stack.services import Kafka, Ports
+from fleetstream.stack.services import Kafka
 from tests.integration.helpers import FLEETSTREAM, REPO, AppEnv, free_port, unique, wait_for
 from tests.integration.node.support import history, history_of_at_least
 
 OUTAGE_SECONDS = 32
-
-
-@pytest.fixture
-def private_kafka(tmp_path: Path) -> Iterator[Kafka]:
-    kafka = Kafka(tmp_path / "private-stack", Ports(kafka=free_port(),
-                                                    kafka_controller=free_port()))
-    kafka.start()
-    try:
-        yield kafka
-    finally:
-        kafka.stop()
 
 
 def start_agent(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -46,8 +32,14 @@ def stop_agent(agent: subprocess.Popen[bytes]) -> int:
     return agent.wait(30)
 
 
-async def test_every_snapshot_taken_during_a_kafka_outage_lands_exactly_once(
+async def test_every_snapshot_taken_during_a_kafka_outage_lands_once_in_history(
         app_env: AppEnv, private_kafka: Kafka) -> None:
+    """At-least-once delivery plus an idempotent sink: one history row per snapshot taken.
+
+    Kafka itself may hold a snapshot twice (the publisher replaces a stalled producer, and the new
+    one resends what was not acknowledged); those copies carry the same `event_id`, and the
+    history table keeps one row for them.
+    """
     bootstrap = private_kafka.env()["KAFKA_BOOTSTRAP_SERVERS"]
     await app_env.start_worker(KAFKA_BOOTSTRAP_SERVERS=bootstrap)
     node_id = unique("outage-")
@@ -72,15 +64,20 @@ async def test_every_snapshot_taken_during_a_kafka_outage_lands_exactly_once(
     finally:
         assert stop_agent(agent) == 0, log.read_text()
 
-    records = await app_env.consume_json("node", expect=10**6, timeout=8, bootstrap=bootstrap)
-    published = {r["ts"] for r in records if r["node_id"] == node_id}
+    records = [r for r in await app_env.consume_json("node", expect=10**6, timeout=8,
+                                                     bootstrap=bootstrap)
+               if r["node_id"] == node_id]
+    published = {r["ts"] for r in records}
+    # A redelivered copy is the same event, never a second snapshot of the same moment.
+    assert len({r["event_id"] for r in records}) == len(published)
+    assert len(records) >= len(published)
 
     async def all_rows() -> list[datetime]:
         rows = [r["timestamp"] for r in await history(app_env, node_id)]
         return rows if len(rows) >= len(published) else []
 
     stamps = await wait_for(all_rows, 30, what="a row for every published snapshot")
-    assert len(stamps) == len(published)  # exactly once: one row per snapshot taken
+    assert len(stamps) == len(published), "one row per snapshot, whatever Kafka holds twice"
     assert {s.isoformat().replace("+00:00", "Z") for s in stamps} == published
     during = [s for s in stamps if outage_start < s < outage_end]
     assert len(during) >= OUTAGE_SECONDS - 3, f"only {len(during)} snapshots during the outage"
@@ -104,9 +101,12 @@ async def test_outbox_overflow_drops_the_oldest_and_says_so(app_env: AppEnv) -> 
     assert once.returncode == 1, once.stderr  # Kafka unreachable: not delivered
 
     agent = start_agent(offline, log, "--interval", "0.2")
-    await asyncio.sleep(3)
+
+    async def dropped() -> bool:
+        return "outbox.dropped" in log.read_text()
+
+    await wait_for(dropped, 60, what="the agent to drop its oldest snapshot")
     assert stop_agent(agent) == 0, log.read_text()
-    assert "outbox.dropped" in log.read_text()
 
     online = {**offline, "KAFKA_BOOTSTRAP_SERVERS": app_env.bootstrap}
     delivered = await asyncio.to_thread(

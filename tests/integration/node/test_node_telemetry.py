@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from tests.integration.helpers import AppEnv, ahttp, tsdb_export, unique, wait_for
+from tests.integration.helpers import AppEnv, ahttp, attach_live_feed, tsdb_export, unique, wait_for
 from tests.integration.node.support import history, history_of_at_least
 
 MIB = 2**20
@@ -145,12 +145,17 @@ async def test_live_stream_and_views_cover_every_node_from_any_worker(app_env: A
 
     async with aiohttp.ClientSession() as session, \
             session.ws_connect(f"{second.url}/ws/telemetry") as ws:
-        await asyncio.sleep(1.0)  # the live feed starts reading at the topic's end
-        for node_id in nodes:
+        async def post_first() -> None:
+            await ahttp("POST", f"{first.url}/api/telemetry/snapshot",
+                        {**SEED_BODY, "node_id": nodes[0]})
+
+        # A repeated snapshot (same node, same time) is a duplicate, not streamed again.
+        received: dict[str, Any] = {nodes[0]: await attach_live_feed(
+            ws, post_first, lambda m: m.get("node_id") == nodes[0])}
+        for node_id in nodes[1:]:
             status, answer = await ahttp("POST", f"{first.url}/api/telemetry/snapshot",
                                          {**SEED_BODY, "node_id": node_id})
             assert status == 200, answer
-        received: dict[str, Any] = {}
         async with asyncio.timeout(30):
             while set(received) != set(nodes):
                 message = await ws.receive_json()

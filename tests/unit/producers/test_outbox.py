@@ -10,6 +10,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -285,3 +286,30 @@ OutboxModel.TestCase.settings = settings(
     max_examples=60, stateful_step_count=25, deadline=None
 )
 test_outbox_model = OutboxModel.TestCase
+
+
+async def test_the_outbox_never_runs_with_synchronous_off(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`synchronous` is per connection (not in the file), so the outbox's own one is asked.
+
+    OFF lets a power cut corrupt the file; NORMAL (documented) or FULL keep every commit that
+    a crash of the process could lose.
+    """
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recording_connect(database: Path, **kwargs: Any) -> sqlite3.Connection:
+        conn: sqlite3.Connection = connect(database, **kwargs, check_same_thread=False)
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", recording_connect)
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    try:
+        await box.put("t", b"k", b"v")
+        assert len(opened) == 1
+        (level,) = opened[0].execute("PRAGMA synchronous").fetchone()
+        assert level in (1, 2), f"synchronous={level} (0 OFF, 1 NORMAL, 2 FULL)"
+    finally:
+        await box.close()

@@ -16,9 +16,18 @@ class RecordingPublisher:
 
     def __init__(self) -> None:
         self.events: list[BackupProgress] = []
+        self._published = asyncio.Event()
 
     async def publish(self, topic: str, key: bytes, value: bytes) -> None:
         self.events.append(decode(BackupProgress, value))
+        self._published.set()
+
+    async def until(self, count: int, timeout: float = 10.0) -> None:
+        """Wait until `count` events were enqueued (an hour's interval: only an immediate send)."""
+        async with asyncio.timeout(timeout):
+            while len(self.events) < count:
+                self._published.clear()
+                await self._published.wait()
 
 
 def reporter(publisher: Any, interval: float) -> BackupReporter:
@@ -28,12 +37,19 @@ def reporter(publisher: Any, interval: float) -> BackupReporter:
 
 async def test_updates_are_throttled_and_the_last_numbers_always_go_out() -> None:
     publisher = RecordingPublisher()
+    loop = asyncio.get_running_loop()
     async with reporter(publisher, interval=0.2) as job:
+        started = loop.time()
         for step in range(1, 31):
             job.update(0, step * 10)
             job.update(1, step * 5)
-            await asyncio.sleep(0.02)  # a copy loop running for ~0.6 s
-    assert 2 <= len(publisher.events) <= 6
+            await asyncio.sleep(0.02)  # a copy loop running for ~0.6 s, giving the sender turns
+        elapsed = loop.time() - started
+        during = len(publisher.events)
+    # The first report at once, then at most one per interval (the bound comes from the time the
+    # loop really took, so a loaded machine cannot fail it); 30 updates unthrottled would be 30.
+    assert 2 <= during <= elapsed / 0.2 + 1, (during, elapsed)
+    assert len(publisher.events) <= during + 1, "closing sends the pending numbers once"
     last = publisher.events[-1]
     assert [d.bytes_transferred for d in last.disks] == [300, 150]
     seqs = [e.seq for e in publisher.events]
@@ -43,9 +59,9 @@ async def test_updates_are_throttled_and_the_last_numbers_always_go_out() -> Non
 async def test_phase_change_and_completion_are_sent_at_once() -> None:
     publisher = RecordingPublisher()
     async with reporter(publisher, interval=3600) as job:
-        await asyncio.sleep(0.05)
+        await publisher.until(1)  # the first report, at once
         job.phase("finalizing")
-        await asyncio.sleep(0.05)
+        await publisher.until(2)
         assert publisher.events[-1].current_phase == "finalizing"
         job.update(0, 1000)
         job.update(1, 1000)

@@ -114,11 +114,12 @@ async def test_hung_libvirt_call_times_out_and_the_next_cycle_reconnects() -> No
     opener = Opener()
     collector = source(opener, timeout=0.3)
     await collector.collect()
-    opener.opened[0].stats_delay = 2.0
+    opener.opened[0].stats_delay = 3.0
     started = time.monotonic()
     with pytest.raises(LibvirtUnavailable, match=r"LIBVIRT_TIMEOUT=0\.3s"):
         await collector.collect()
-    assert time.monotonic() - started < 1.5
+    # Well under the 3 s stall (a loaded machine may take a while past the 0.3 s timeout).
+    assert time.monotonic() - started < 2.0
     assert not collector.connected
     [domain] = await collector.collect()  # a fresh thread and connection, not the stuck one
     await collector.close()

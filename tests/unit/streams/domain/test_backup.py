@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -200,3 +201,72 @@ def test_an_eta_beyond_any_storable_duration_is_unknown() -> None:
     state = apply_events(None, slow)
     assert state is not None and state["transfer_speed_bps"] == 0.5
     assert state["eta_seconds"] is None
+
+
+def spaced(seconds: int, *counters: int, total: int = 0) -> list[BackupProgress]:
+    """Running reports `seconds` apart (not 1 s: Δt must really be divided by), one disk each."""
+    return [report(seq, [done], at=T0 + timedelta(seconds=seq * seconds), total=total)
+            for seq, done in enumerate(counters, 1)]
+
+
+def test_speed_weights_the_newest_rate_by_the_smoothing_factor() -> None:
+    # Rates 100 B/s then 200 B/s: 0.3 * 200 + 0.7 * 100 = 130 (swapped weights would give 170).
+    state = apply_events(None, spaced(2, 0, 200, 600, total=10_000))
+    assert state is not None
+    assert state["transfer_speed_bps"] == pytest.approx(130.0)
+    assert state["eta_seconds"] == 73  # ceil((10_000 - 600) / 130)
+
+
+def test_speed_and_eta_follow_a_falling_rate_with_a_lag() -> None:
+    # Rates 400, 400, 100, 100 B/s (2 s apart): 400, 400, 310, 247 smoothed.
+    state = apply_events(None, spaced(2, 0, 800, 1600, 1800, 2000, total=100_000))
+    assert state is not None
+    assert state["transfer_speed_bps"] == pytest.approx(247.0)
+    assert state["eta_seconds"] == 397  # ceil(98_000 / 247)
+    rising = apply_events(state, spaced(2, 0, 800, 1600, 1800, 2000, 4000)[5:])
+    assert rising is not None  # one more interval at 1000 B/s: 0.3 * 1000 + 0.7 * 247
+    assert rising["transfer_speed_bps"] == pytest.approx(472.9)
+
+
+def test_speed_only_looks_at_the_newest_sample_window() -> None:
+    # Two huge intervals, then 100 B/s: with the 8-report window only the 100 B/s remain.
+    counters = [0, 10**9, 2 * 10**9, *(2 * 10**9 + 100 * n for n in range(1, 8))]
+    state = apply_events(None, spaced(1, *counters))
+    assert state is not None
+    assert len(state["samples"]) == 8
+    assert state["transfer_speed_bps"] == pytest.approx(100.0)
+
+
+def test_an_ended_job_reports_its_average_speed_over_the_whole_job() -> None:
+    # 1000 bytes between the first report (t=2 s) and the end (t=10 s): 125 B/s, whatever the
+    # smoothed speed was before.
+    for outcome, eta, percent in (("completed", 0, 100.0), ("failed", None, 50.0),
+                                  ("cancelled", None, 50.0)):
+        events = [*spaced(2, 0, 100, 900, 950, total=2000),
+                  report(5, [1000], status=outcome, at=T0 + timedelta(seconds=10), total=2000)]
+        state = apply_events(None, events)
+        assert state is not None
+        assert state["transfer_speed_bps"] == pytest.approx(125.0), outcome
+        assert (state["eta_seconds"], state["progress_percent"]) == (eta, percent), outcome
+        assert state["completed_us"] == state["last_telemetry_us"], outcome
+
+
+def test_an_older_report_never_moves_job_fields_or_the_version_back() -> None:
+    """The fold's monotonic guard: `version` (the rows' last_seq) is the highest seq seen."""
+    newer = apply_events(None, [report(5, [500], phase="verifying", total=1000)])
+    older = apply_events(newer, [report(3, [300], phase="transferring", total=1000)])
+    assert older is not None and newer is not None
+    assert (older["version"], older["last_seq"], older["current_phase"]) == (5, 5, "verifying")
+    assert older["bytes_transferred"] == 500
+    assert summary(older)["last_seq"] == 5
+
+
+def test_staleness_starts_at_exactly_the_threshold() -> None:
+    state = apply_events(None, [report(1, [10])])
+    assert state is not None
+    last = state["last_telemetry_us"]
+    assert sweep(state, last + 3 * US - 1, 3, 6) is None
+    assert sweep(state, last + 3 * US, 3, 6) is not None
+    stale, _ = sweep(state, last + 3 * US, 3, 6) or (state, [])
+    assert sweep(stale, last + 6 * US - 1, 3, 6) is None
+    assert sweep(stale, last + 6 * US, 3, 6) is not None

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -96,14 +97,42 @@ def test_no_rate_is_ever_negative_whatever_the_counters_do(
             assert all(rate is None or rate >= 0 for rate in group["rates"].values())
 
 
+def test_angles_divide_by_the_real_poll_interval() -> None:
+    """4 s between samples: the rate rises by 4 B/s over 4 s, which is 45 degrees, then falls back
+    (-45). A fold assuming 1 s would give atan(4) = 76 degrees."""
+    vm = run(sample(0, rx=0), sample(4, rx=0), sample(8, rx=16))
+    assert vm["nics"]["vnet0"]["rx_bytes_per_second"] == 4.0
+    assert vm["nics"]["vnet0"]["rx_bytes_per_second_angle_deg"] == pytest.approx(45.0)
+    vm = run(sample(0, rx=0), sample(4, rx=0), sample(8, rx=16), sample(12, rx=16))
+    assert vm["nics"]["vnet0"]["rx_bytes_per_second_angle_deg"] == pytest.approx(-45.0)
+    # Half a second: the CPU goes from idle to one of two vCPUs busy, +50 percent points in 0.5 s.
+    vm = run(sample(0, cpu=0), sample(0.5, cpu=0), sample(1.0, cpu=5 * 10**8))
+    assert vm["cpu_percent"] == pytest.approx(50.0)
+    assert vm["cpu_percent_angle_deg"] == pytest.approx(89.427, abs=1e-3)  # atan(100)
+
+
+@pytest.mark.parametrize(("now", "prev", "elapsed", "degrees"), [
+    (1.0, 0.0, 1.0, 45.0),
+    (0.0, 1.0, 1.0, -45.0),
+    (7.0, 7.0, 3.0, 0.0),
+    (3.0 ** 0.5, 0.0, 1.0, 60.0),  # tan 60 = sqrt 3
+    (10.0, 9.0, 3.0 ** 0.5, 30.0),  # tan 30 = 1 / sqrt 3
+    (6.0, 2.0, 4.0, 45.0),
+])
+def test_angle_of_known_slopes(now: float, prev: float, elapsed: float, degrees: float) -> None:
+    assert angle_deg(now, prev, elapsed) == pytest.approx(degrees)
+
+
 @given(st.floats(min_value=0, max_value=1e12), st.floats(min_value=0, max_value=1e12),
        st.floats(min_value=1e-3, max_value=1e6))
-def test_angle_is_atan2_of_rate_change_over_elapsed_time(now: float, prev: float,
-                                                         elapsed: float) -> None:
+def test_angle_is_bounded_signed_and_antisymmetric(now: float, prev: float,
+                                                   elapsed: float) -> None:
     angle = angle_deg(now, prev, elapsed)
     assert -90 <= angle <= 90
-    assert math.isclose(angle, math.degrees(math.atan2(now - prev, elapsed)))
-    assert (angle > 0) == (now > prev)
+    if abs(now - prev) > 1e-6:  # below that, atan2 may underflow to 0
+        assert (angle > 0) == (now > prev)
+    assert angle_deg(prev, now, elapsed) == -angle
+    assert abs(angle_deg(now, prev, elapsed * 2)) <= abs(angle), "a slower change is flatter"
 
 
 @given(st.floats(min_value=0, max_value=1e12), st.integers(min_value=1, max_value=512))

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.alert import Alert
-from schemas.worker import WorkerHeartbeat
+from schemas.worker import RunningTask, WorkerHeartbeat
 from streams.domain.worker import (
     ALERT_KIND,
     apply_heartbeats,
@@ -145,3 +145,77 @@ def test_alerts_alternate_raised_cleared_one_per_transition(
 def alert_last(alert: Alert) -> int:
     last: datetime = alert.detail["last_heartbeat_at"]
     return round(last.timestamp() * US)
+
+
+def test_a_worker_is_inactive_at_exactly_last_heartbeat_plus_threshold() -> None:
+    state, _ = apply_heartbeats(None, [beat(0)], at(1), THRESHOLD) or ({}, [])
+    assert sweep(state, at(THRESHOLD) - 1, THRESHOLD) is None, "one µs before: still active"
+    assert sweep(state, at(THRESHOLD), THRESHOLD) is not None, "at the threshold: inactive"
+    first_seen_late = apply_heartbeats(None, [beat(0)], at(THRESHOLD), THRESHOLD)
+    assert first_seen_late is not None and not first_seen_late[0]["is_active"]
+    first_seen_in_time = apply_heartbeats(None, [beat(0)], at(THRESHOLD) - 1, THRESHOLD)
+    assert first_seen_in_time is not None and first_seen_in_time[0]["is_active"]
+
+
+def test_an_older_heartbeat_never_moves_the_state_back() -> None:
+    """The fold's monotonic guard on last_update (the workers rows are guarded by it too)."""
+    newer, _ = apply_heartbeats(None, [beat(10, cpu=90.0)], at(11), THRESHOLD) or ({}, [])
+    assert apply_heartbeats(newer, [beat(5, cpu=1.0)], at(11), THRESHOLD) is None
+    assert newer["cpu_usage"] == 90.0 and newer["last_update_us"] == at(10)
+
+
+def test_telemetry_is_seed_004s_shape_with_json_ready_tasks() -> None:
+    started = T0 - timedelta(minutes=5)
+    heartbeat = WorkerHeartbeat(
+        event_id=uuid.uuid4(), source="gpu-box", ts=T0 + timedelta(seconds=1.5), worker_id="w1",
+        cpu_usage=12.5, memory_usage=40.0, gpu_usage=80.0, interval_seconds=5,
+        running_tasks=[RunningTask(task_id="t-1", name="train", started_at=started,
+                                   progress_percent=30)])
+    state, _ = apply_heartbeats(None, [heartbeat], at(2), THRESHOLD) or ({}, [])
+    assert state["source"] == "gpu-box"
+    assert telemetry(state) == {
+        "worker_id": "w1", "cpu_usage": 12.5, "memory_usage": 40.0, "gpu_usage": 80.0,
+        "running_tasks": [{"task_id": "t-1", "name": "train", "task_type": None,
+                           "started_at": "2025-10-10T13:55:00Z", "progress_percent": 30.0}],
+        "last_update": int(T0.timestamp()) + 1,  # whole unix seconds, as the seed had it
+        "last_update_at": "2025-10-10T14:00:01.500000Z",
+        "is_active": True, "inactive_since": None, "interval_seconds": 5,
+    }
+    inactive, _ = sweep(state, at(100), THRESHOLD) or ({}, None)
+    assert telemetry(inactive)["inactive_since"] == "2025-10-10T14:00:31.500000Z"
+    assert telemetry(inactive)["is_active"] is False
+
+
+def test_alerts_say_when_and_why() -> None:
+    state, _ = apply_heartbeats(None, [beat(0)], at(1), THRESHOLD) or ({}, [])
+    inactive, raised = sweep(state, at(45), THRESHOLD) or ({}, None)
+    assert raised is not None
+    assert raised.detail == {"last_heartbeat_at": T0, "inactive_after_seconds": THRESHOLD}
+    _, cleared = apply_heartbeats(inactive, [beat(50)], at(51), THRESHOLD) or ({}, [])
+    assert [a.detail for a in cleared] == [{"inactive_since": T0 + timedelta(seconds=30)}]
+
+
+def test_duplicates_in_one_batch_and_a_redelivered_latest_beat_change_nothing() -> None:
+    latest = beat(10)
+    once = apply_heartbeats(None, [latest], at(11), THRESHOLD)
+    twice = apply_heartbeats(None, [latest, beat(5), latest], at(11), THRESHOLD)
+    assert once is not None and twice is not None
+    assert twice[0] == once[0]
+    assert apply_heartbeats(once[0], [latest], at(12), THRESHOLD) is None, "nothing newer"
+
+
+def test_an_old_beat_for_an_inactive_worker_keeps_when_it_went_inactive() -> None:
+    state, _ = apply_heartbeats(None, [beat(0)], at(1), THRESHOLD) or ({}, [])
+    inactive, _ = sweep(state, at(45), THRESHOLD) or ({}, None)
+    later = apply_heartbeats(inactive, [beat(5)], at(100), THRESHOLD)
+    assert later is not None
+    assert later[0]["inactive_since_us"] == at(30)
+    assert telemetry(later[0])["inactive_since"] == "2025-10-10T14:00:30Z"
+
+
+def test_two_different_heartbeats_claiming_one_event_id_and_time_do_not_crash_the_fold() -> None:
+    """Hostile or buggy producers: the order key is (time, event_id), never the payload."""
+    first = beat(10, cpu=10.0)
+    forged = first.model_copy(update={"cpu_usage": 99.0})
+    result = apply_heartbeats(None, [first, forged], at(11), THRESHOLD)
+    assert result is not None and result[0]["cpu_usage"] in (10.0, 99.0)

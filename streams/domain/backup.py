@@ -171,16 +171,18 @@ def _derive(job: State) -> None:
                 eta = None
     job.update(bytes_transferred=transferred, total_bytes=total, transfer_speed_bps=speed,
                eta_seconds=eta, progress_percent=percent)
-    for disk in disks:
-        disk["progress_percent"] = (_percent(disk["bytes_transferred"], disk["total_bytes"])
-                                    if disk["total_bytes"] else disk["reported_percent"])
+    for index, disk in job["disks"].items():
+        percent = (_percent(disk["bytes_transferred"], disk["total_bytes"])
+                   if disk["total_bytes"] else disk["reported_percent"])
+        if disk.get("progress_percent", -1.0) != percent:
+            # A new dict, never an update in place: the state before the fold shares it.
+            job["disks"][index] = {**disk, "progress_percent": percent}
 
 
 def _copy(job: State) -> State:
-    # Disk dicts and sample lists are replaced, never mutated in place, below the top level;
-    # except `_derive`'s disk percent, which is why the disk dicts are copied too.
-    return {**job, "disks": {k: dict(v) for k, v in job["disks"].items()},
-            "samples": [list(s) for s in job["samples"]]}
+    # Below the top level, disk dicts and samples are replaced, never changed in place, so the
+    # copy shares them with `job` (which must stay as it was: a failed batch is folded again).
+    return {**job, "disks": dict(job["disks"]), "samples": list(job["samples"])}
 
 
 def apply_events(state: State | None, events: Iterable[BackupProgress]) -> State | None:

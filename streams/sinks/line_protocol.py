@@ -33,6 +33,7 @@ What it must not do: I/O, or know what the points mean.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -65,7 +66,9 @@ def _writable(text: str, what: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=65_536)
 def _name(text: str, what: str, pattern: re.Pattern[str]) -> str:
+    # Cached: measurements, keys and tag values (ids) repeat on every point.
     if not text:
         raise UnwritablePoint(f"{what} must not be empty")
     return pattern.sub(r"\\\1", _writable(text, what))

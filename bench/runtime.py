@@ -22,13 +22,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.backup_pipeline import make_events  # noqa: E402
-from schemas.alert import Alert  # noqa: E402
-from streams.domain.backup import SAMPLE_WINDOW  # noqa: E402
-from streams.pipeline.domain import Domain, Record, State  # noqa: E402
-from streams.pipeline.health import SinkHealth  # noqa: E402
-from streams.pipeline.runtime import Pipeline, Rejection  # noqa: E402
-from streams.pipeline.sink import Sink  # noqa: E402
+from bench.backup_pipeline import make_events
+from schemas.alert import Alert
+from streams.domain.backup import SAMPLE_WINDOW
+from streams.pipeline.domain import Domain, Record, State
+from streams.pipeline.health import SinkHealth
+from streams.pipeline.runtime import Pipeline, Rejection
+from streams.pipeline.sink import Sink
 
 BATCH = 2000
 

@@ -6,6 +6,7 @@ on the dead-letter topic, so both speak one format.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -46,8 +47,24 @@ class InvalidEvent(ValueError):
         ])
 
 
+CONTROL_FREE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+"""The pattern of ids: no C0 or C1 control character, no DEL (checked in pydantic's core)."""
+NUL_FREE = r"^[^\x00]*$"
+"""The pattern of free text: no NUL, which PostgreSQL text and jsonb refuse."""
+
+_FORBIDDEN = {CONTROL_FREE: (re.compile(r"[\x00-\x1f\x7f-\x9f]"), "control characters"),
+              NUL_FREE: (re.compile(r"\x00"), "NUL")}
+
+
 def _message(err: ErrorDetails) -> str:
     # Our own validators' messages are whole sentences: drop pydantic's "Value error, " prefix.
-    if err["type"] == "value_error" and "error" in err.get("ctx", {}):
-        return str(err["ctx"]["error"])
+    ctx = err.get("ctx", {})
+    if err["type"] == "value_error" and "error" in ctx:
+        return str(ctx["error"])
+    if err["type"] == "string_pattern_mismatch" and ctx.get("pattern") in _FORBIDDEN:
+        # Say which character, and where, rather than repeating the pattern.
+        forbidden, what = _FORBIDDEN[ctx["pattern"]]
+        if isinstance(err["input"], str) and (match := forbidden.search(err["input"])):
+            return (f"must not contain {what} "
+                    f"(found U+{ord(match.group()):04X} at position {match.start()})")
     return err["msg"]

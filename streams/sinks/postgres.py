@@ -94,12 +94,18 @@ class Database:
         if not by_statement:
             return
         pool = await self.pool()
-        with classified(classify):
-            async with pool.acquire() as conn, conn.transaction():
-                for statement, values in sorted(by_statement.items(),
-                                                key=lambda item: item[0].order):
-                    columns = [list(column) for column in zip(*values, strict=True)]
-                    await conn.execute(statement.sql, *columns)
+        try:
+            with classified(classify):
+                async with pool.acquire() as conn, conn.transaction():
+                    for statement, values in sorted(by_statement.items(),
+                                                    key=lambda item: item[0].order):
+                        columns = [list(column) for column in zip(*values, strict=True)]
+                        await conn.execute(statement.sql, *columns)
+        except SinkUnavailable:
+            # Open sessions may be the cause (a standby's read-only ones after a failover, or
+            # ones the server is ending): the next attempt starts on fresh connections.
+            await pool.expire_connections()
+            raise
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         pool = await self.pool()

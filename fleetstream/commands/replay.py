@@ -29,6 +29,8 @@ from common.settings import Settings
 from fleetstream.commands import load_settings
 
 RAW_TOPICS = ("node", "vm", "backup", "heartbeat", "alerts")
+# Written by the replaying worker itself (the TSDB's points): drained once the raw topics are.
+DERIVED_TOPICS = ("points",)
 
 
 def register(subparsers: Any) -> None:
@@ -39,12 +41,13 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-async def end_offsets(settings: Settings) -> dict[TopicPartition, int]:
-    """The end offset of every partition of the raw topics that exist, now."""
+async def end_offsets(settings: Settings, names: tuple[str, ...] = RAW_TOPICS
+                      ) -> dict[TopicPartition, int]:
+    """The end offset of every partition of the named topics that exist, now."""
     admin = AIOKafkaAdminClient(**kafka.client_kwargs(settings))
     await admin.start()
     try:
-        described = await admin.describe_topics([settings.topic(name) for name in RAW_TOPICS])
+        described = await admin.describe_topics([settings.topic(name) for name in names])
     finally:
         await admin.close()
     partitions = [TopicPartition(topic["topic"], partition["partition"])
@@ -79,6 +82,22 @@ def _free_port() -> int:
         return port
 
 
+def _drain(worker: subprocess.Popen[bytes], settings: Settings, group: str,
+           targets: dict[TopicPartition, int], deadline: float) -> bool:
+    """Wait until `group` has committed every record of `targets`; False if it cannot."""
+    while True:
+        if worker.poll() is not None:
+            print(f"replay worker exited with status {worker.returncode}", file=sys.stderr)
+            return False
+        left = asyncio.run(remaining(settings, group, targets)) if targets else 0
+        if left == 0:
+            return True
+        if time.monotonic() > deadline:
+            print(f"replay timed out with {left} records left", file=sys.stderr)
+            return False
+        time.sleep(1.0)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     targets = asyncio.run(end_offsets(settings))
@@ -90,18 +109,15 @@ def run(args: argparse.Namespace) -> int:
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + args.timeout
     try:
-        while True:
-            if worker.poll() is not None:
-                print(f"replay worker exited with status {worker.returncode}", file=sys.stderr)
-                return 1
-            left = asyncio.run(remaining(settings, group, targets)) if total else 0
-            if left == 0:
-                print(f"replay complete: {total} records consumed")
-                return 0
-            if time.monotonic() > deadline:
-                print(f"replay timed out with {left} records left", file=sys.stderr)
-                return 1
-            time.sleep(1.0)
+        if not _drain(worker, settings, group, targets, deadline):
+            return 1
+        # The TSDB pipeline follows the points the replay wrote: wait for it too.
+        derived = asyncio.run(end_offsets(settings, DERIVED_TOPICS))
+        if not _drain(worker, settings, group, derived, deadline):
+            return 1
+        print(f"replay complete: {total} records consumed, "
+              f"{sum(derived.values())} derived records drained")
+        return 0
     finally:
         worker.send_signal(signal.SIGTERM)
         try:

@@ -429,6 +429,10 @@ class VictoriaMetrics(Service):
             f"-httpListenAddr={HOST}:{self.port}",
             # Tests write points with old timestamps; keep everything.
             "-retentionPeriod=100y", "-search.disableCache", "-loggerLevel=WARN",
+            # InfluxDB's rule: a point written again (same series and timestamp) replaces the
+            # first, so a replay is idempotent. VictoriaMetrics keeps both raw samples unless
+            # told to keep one per millisecond.
+            "-dedup.minScrapeInterval=1ms",
         ])
 
     def env(self) -> dict[str, str]:

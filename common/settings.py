@@ -297,8 +297,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Worker URL the query commands use (empty: FLEETSTREAM_WEB_HOST:FLEETSTREAM_WEB_PORT).",
             used_by=_CLI, url_with_credentials=True),
     Setting("ingest_token", "FLEETSTREAM_INGEST_TOKEN", _optional, "",
-            "Bearer token required by the ingest endpoints (empty: no token).",
-            used_by=_WORKER, secret=True),
+            "Bearer token required by the ingest endpoints and `DELETE /workers/{id}` (empty: "
+            "no token); the query commands send it.", used_by=_WORKER | _CLI, secret=True),
     Setting("allow_anonymous_ingest", "FLEETSTREAM_ALLOW_ANONYMOUS_INGEST", _bool, "false",
             "Let a worker bound beyond loopback accept ingest without FLEETSTREAM_INGEST_TOKEN.",
             used_by=_WORKER),

@@ -67,15 +67,24 @@ def base_url(args: argparse.Namespace) -> str:
 
 
 def get_json(path: str, base_url: str | None = None) -> Any:
-    """GET `path` of the worker's API and return the parsed JSON.
+    """GET `path` of the worker's API and return the parsed JSON (see `request_json`)."""
+    return request_json("GET", path, base_url)
 
-    Raises `ApiError` when the worker is unreachable, answers with an error status (its message
-    included, `status` set) or does not answer JSON.
+
+def request_json(method: str, path: str, base_url: str | None = None) -> Any:
+    """`method` `path` of the worker's API and return the parsed JSON.
+
+    Sends FLEETSTREAM_INGEST_TOKEN as the bearer token when one is set (the changing endpoints
+    need it). Raises `ApiError` when the worker is unreachable, answers with an error status (its
+    message included, `status` set) or does not answer JSON.
     """
-    base = (base_url or load_settings(CLI).query_url).rstrip("/")
+    settings = load_settings(CLI)
+    base = (base_url or settings.query_url).rstrip("/")
     url = f"{base}/{path.lstrip('/')}"
+    headers = {"Authorization": f"Bearer {settings.ingest_token}"} if settings.ingest_token else {}
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+        request = urllib.request.Request(url, method=method, headers=headers)
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:
         raise ApiError(f"{url} answered {exc.code}: {_error_message(exc.read())}",

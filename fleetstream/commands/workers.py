@@ -1,25 +1,39 @@
 """`fleetstream workers` and `fleetstream status WORKER_ID`: seed 004's CLI over the HTTP API.
 
-`workers` prints one line per known worker (`GET /workers`); `status` prints one worker's
-telemetry with its running tasks (`GET /telemetry/{id}`). Exit status 1 when the worker's API is
+`workers` prints one line per known worker (`GET /workers`); `workers forget ID` unregisters
+one (`DELETE /workers/{id}`); `status` prints one worker's telemetry with its running tasks
+(`GET /telemetry/{id}`). Exit status 1 when the worker's API is
 unreachable or the worker is unknown, with the reason on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import urllib.parse
 from datetime import datetime
 from typing import Any
 
-from fleetstream.commands.api import add_url_option, base_url, show, table
+from fleetstream.commands.api import (
+    ApiError,
+    add_url_option,
+    base_url,
+    request_json,
+    show,
+    table,
+)
 
 
 def register(subparsers: Any) -> None:
     workers = subparsers.add_parser("workers", help="list compute workers and their usage")
     add_url_option(workers)
     workers.set_defaults(run=run_workers)
+    actions = workers.add_subparsers(dest="action", required=False, metavar="ACTION")
+    forget = actions.add_parser("forget", help="unregister a worker (seed 004: leaked workers)")
+    forget.add_argument("worker_id", metavar="WORKER_ID")
+    add_url_option(forget)
+    forget.set_defaults(run=run_forget)
     status = subparsers.add_parser("status", help="show one compute worker's telemetry")
     status.add_argument("worker_id", metavar="WORKER_ID")
     add_url_option(status)
@@ -78,6 +92,18 @@ def format_status(worker: dict[str, Any], now: float) -> str:
 
 def run_workers(args: argparse.Namespace) -> int:
     return show("/workers", lambda workers: format_workers(workers, time.time()), base_url(args))
+
+
+def run_forget(args: argparse.Namespace) -> int:
+    """DELETE /workers/{id}: the worker leaves the live tables and its row goes."""
+    try:
+        answer = request_json("DELETE", f"/workers/{urllib.parse.quote(args.worker_id, safe='')}",
+                              base_url(args))
+    except ApiError as exc:
+        print(f"fleetstream: {exc}", file=sys.stderr)
+        return 1
+    print(f"worker {answer['worker_id']} unregistered (event {answer['event_id']})")
+    return 0
 
 
 def run_status(args: argparse.Namespace) -> int:

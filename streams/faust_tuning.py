@@ -1,0 +1,102 @@
+"""Faust configured for throughput, and every shim over Faust/aiokafka internals, in one place.
+
+Why it exists: out of the box a Faust agent here consumes about 8k events/s while a bare aiokafka
+consumer reads and decodes about 15 times that (issue 9). The causes are configuration Faust does
+not expose (a hard-coded fetch wait) and defaults sized for small messages; each choice below is
+measured in `docs/performance.md` (`bench/faust_tuning.py` reproduces the figures). The worker
+(`streams.app`) and the Faust floor benchmark (`bench/faust_floor.py`) both take their
+configuration from here, so the benchmark measures what the worker runs.
+
+What it must not do: hold application logic, or patch anything outside this module. Every shim
+has a test in `tests/unit/streams/test_faust_tuning.py` that fails when the upstream code it
+relies on changes; when one fails, re-measure before adapting the shim (upstream may have fixed
+the cause). This module does not import faust at import time: `use_uvloop()` must be able to run
+before anything imports faust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.util
+import os
+from typing import Any
+
+FAUST_FETCH_MAX_WAIT_MS = 1500
+"""What faust-streaming hard-codes as the worker consumer's `fetch_max_wait_ms` (the shim's test
+checks the upstream source still says so)."""
+
+CONSUMER_MAX_FETCH_SIZE = 4 * 1024 * 1024
+"""Bytes fetched per partition per request (Faust's default: 1 MiB). A backup event is ~520 B, so
+1 MiB is ~2,000 events; bigger fetches mean fewer round trips per event."""
+
+STREAM_BUFFER_MAXSIZE = 4096
+"""Events buffered per agent stream before Faust pauses the partition (Faust's default, kept: a
+larger buffer measured no faster, see docs/performance.md)."""
+
+CYTHON_MODULES = ("faust._cython.streams", "faust.transport._cython.conductor")
+"""faust-streaming's compiled fast paths that `cython_optimizations` switches on (the PyPI wheels
+ship them prebuilt)."""
+
+
+def use_uvloop() -> None:
+    """Run every event loop of this process on uvloop.
+
+    Call it before anything imports faust: the Faust app (and with it its event loop) is built when
+    `streams.app` is imported, so Faust's own `--loop uvloop` option comes too late to matter.
+    """
+    import uvloop
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def cython_available() -> bool:
+    """Whether faust-streaming's compiled extensions are importable (and NO_CYTHON is unset)."""
+    if os.environ.get("NO_CYTHON"):
+        return False
+    return all(importlib.util.find_spec(module) is not None for module in CYTHON_MODULES)
+
+
+def tuned_app_kwargs() -> dict[str, Any]:
+    """The `faust.App(...)` keyword arguments that make a worker fast, each measured.
+
+    `cython_optimizations` enables faust's repaired Cython fast paths (the stream iterator takes
+    values already queued instead of awaiting the channel for each; the conductor decodes a
+    message once for all its channels). It is on only where the extensions are installed; without
+    them the setting has no effect anyway.
+    """
+    return {
+        "consumer_max_fetch_size": CONSUMER_MAX_FETCH_SIZE,
+        "stream_buffer_maxsize": STREAM_BUFFER_MAXSIZE,
+        "cython_optimizations": cython_available(),
+    }
+
+
+def patch_fetch_max_wait(fetch_max_wait_ms: int) -> None:
+    """Make Faust's worker consumer wait at most `fetch_max_wait_ms` for data on a fetch.
+
+    Why: faust-streaming's aiokafka driver builds the consumer with `fetch_max_wait_ms=1500`,
+    whatever the settings say. aiokafka keeps one fetch in flight per broker, and a fetch asks
+    only for partitions with nothing buffered; whenever handling the last records takes longer
+    than aiokafka's prefetch backoff, the next fetch covers only idle partitions (there is always
+    one: Faust's `<app>-__assignor-__leader`), so the broker holds it the full 1.5 s while the
+    busy partitions, drained meanwhile, wait behind it.
+
+    The consumer is created unstarted; aiokafka hands `_fetch_max_wait_ms` to its fetcher in
+    `start()`, so setting it right after construction is as if Faust had passed it. Idempotent:
+    calling it again replaces the value.
+    """
+    if fetch_max_wait_ms <= 0:
+        raise ValueError(f"fetch_max_wait_ms must be positive, got {fetch_max_wait_ms}")
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    current = AIOKafkaConsumerThread._create_worker_consumer
+    original = getattr(current, "__wrapped__", current)
+
+    @functools.wraps(original)
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = fetch_max_wait_ms
+        return consumer
+
+    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]

@@ -1,0 +1,116 @@
+"""The Faust tuning and its shims: each still applies, and upstream still looks as they assume.
+
+The upstream checks fail on purpose when faust-streaming or aiokafka change the code a shim relies
+on: re-measure (`bench/faust_tuning.py`) before adapting the shim; upstream may have fixed the
+cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import faust
+import pytest
+import uvloop
+from aiokafka import AIOKafkaConsumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+from streams import faust_tuning
+
+
+@pytest.fixture
+def unpatched() -> Iterator[None]:
+    """Leave Faust's consumer construction as it was found, whatever the test patched."""
+    original = AIOKafkaConsumerThread._create_worker_consumer
+    yield
+    AIOKafkaConsumerThread._create_worker_consumer = original  # type: ignore[method-assign]
+
+
+def _upstream_create_worker_consumer() -> object:
+    method = AIOKafkaConsumerThread._create_worker_consumer
+    return getattr(method, "__wrapped__", method)
+
+
+def _app(**kwargs: Any) -> faust.App:
+    return faust.App(
+        "tuning-test", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False,
+        datadir=tempfile.mkdtemp(prefix="faust-tuning-test-"), **kwargs)
+
+
+def test_faust_still_hard_codes_the_fetch_wait_the_shim_replaces() -> None:
+    source = inspect.getsource(_upstream_create_worker_consumer())  # type: ignore[arg-type]
+    expected = f"fetch_max_wait_ms={faust_tuning.FAUST_FETCH_MAX_WAIT_MS},"
+    assert expected in source, (
+        "faust's aiokafka driver no longer passes a hard-coded fetch_max_wait_ms=1500: "
+        "if it is a setting now, use it and drop patch_fetch_max_wait")
+
+
+def test_aiokafka_hands_the_stored_fetch_wait_to_its_fetcher_at_start() -> None:
+    # The shim sets the attribute on the unstarted consumer; that only works while start() reads it.
+    assert "self._fetch_max_wait_ms = fetch_max_wait_ms" in inspect.getsource(
+        AIOKafkaConsumer.__init__)
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(
+        AIOKafkaConsumer.start)
+
+
+@pytest.mark.usefixtures("unpatched")
+async def test_patched_worker_consumer_waits_the_configured_time_and_keeps_the_rest() -> None:
+    app = _app(consumer_max_fetch_size=3 * 1024 * 1024)
+    faust_tuning.patch_fetch_max_wait(40)
+    faust_tuning.patch_fetch_max_wait(42)  # again: replaces, does not stack wrappers
+    thread: AIOKafkaConsumerThread = app.consumer._thread  # type: ignore[attr-defined]
+    consumer = thread._create_worker_consumer(app.transport)  # type: ignore[arg-type]
+    assert consumer._fetch_max_wait_ms == 42
+    assert consumer._max_partition_fetch_bytes == 3 * 1024 * 1024
+    patched: Any = AIOKafkaConsumerThread._create_worker_consumer
+    assert patched.__wrapped__ is _upstream_create_worker_consumer()
+
+
+@pytest.mark.usefixtures("unpatched")
+def test_fetch_wait_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        faust_tuning.patch_fetch_max_wait(0)
+
+
+def test_tuned_kwargs_are_faust_settings_and_take_effect() -> None:
+    kwargs = faust_tuning.tuned_app_kwargs()
+    unknown = set(kwargs) - set(faust.Settings.SETTINGS)
+    assert not unknown, f"faust no longer has the settings {sorted(unknown)}"
+    conf = _app(**kwargs).conf
+    assert {key: getattr(conf, key) for key in kwargs} == kwargs
+
+
+def test_cython_check_looks_for_the_modules_faust_uses() -> None:
+    # faust falls back to pure Python silently when these imports fail; cython_available() must
+    # say what faust will actually run.
+    from faust import streams
+    from faust.transport import conductor
+
+    compiled = (getattr(streams, "_CStreamIterator", None) is not None
+                and getattr(conductor, "ConductorHandler", None) is not None)
+    assert faust_tuning.cython_available() is compiled
+    assert faust_tuning.tuned_app_kwargs()["cython_optimizations"] is compiled
+
+
+def test_cython_optimizations_is_still_an_opt_in_faust_reads() -> None:
+    from faust.utils.optin import cython_optimizations_enabled
+
+    assert faust.Settings.SETTINGS["cython_optimizations"].default is False
+    assert cython_optimizations_enabled(_app(cython_optimizations=True).conf) is True
+
+
+def test_use_uvloop_makes_new_loops_uvloop() -> None:
+    before = asyncio.get_event_loop_policy()
+    try:
+        faust_tuning.use_uvloop()
+        loop = asyncio.new_event_loop()
+        try:
+            assert isinstance(loop, uvloop.Loop)
+        finally:
+            loop.close()
+    finally:
+        asyncio.set_event_loop_policy(before)

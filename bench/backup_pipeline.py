@@ -105,11 +105,17 @@ async def ceiling(bootstrap: str, topic: str, expect: int) -> float:
         await consumer.stop()
 
 
-async def faust_floor(bootstrap: str, topic: str, total: int, partitions: int) -> float:
-    """Events/s of a Faust agent that does nothing with its batches (`bench/faust_floor.py`)."""
+async def faust_floor(bootstrap: str, topic: str, total: int, partitions: int,
+                      *options: str, env: dict[str, str] | None = None) -> float:
+    """Events/s of a Faust agent that does nothing with its batches (`bench/faust_floor.py`).
+
+    It is configured as the worker is; `options` (e.g. `--without uvloop`) and `env` (e.g.
+    `FLEETSTREAM_FETCH_MAX_WAIT_MS`) vary that for `bench/faust_tuning.py`.
+    """
     probe = await asyncio.create_subprocess_exec(
         sys.executable, str(REPO / "bench" / "faust_floor.py"), topic, str(total),
-        str(partitions), env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap},
+        str(partitions), *options,
+        env={**os.environ, **(env or {}), "KAFKA_BOOTSTRAP_SERVERS": bootstrap},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await asyncio.wait_for(probe.communicate(), 600)
     # The Faust worker redirects stdout into its log, so the result may come with a log prefix.
@@ -119,14 +125,33 @@ async def faust_floor(bootstrap: str, topic: str, total: int, partitions: int) -
     raise SystemExit(f"faust floor probe printed no result (exit {probe.returncode})")
 
 
-async def count_jobs(url: str, where: str = "true") -> int:
-    """Rows of backup_jobs matching `where`; 0 while the worker has not created the table."""
+async def fresh_database(admin_url: str, name: str) -> str:
+    """Create database `name` on the stack's server; its URL."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(admin_url)._replace(path=f"/{name}"))
+
+
+def worker_env(stack: dict[str, str], prefix: str, run_id: str, db_url: str, tmp: Path,
+               partitions: int, web_port: int) -> dict[str, str]:
+    """A worker's environment: the stack, isolated by topic prefix, app id, database and port."""
+    return {**os.environ, **stack, "DATABASE_URL": db_url, "FLEETSTREAM_TOPIC_PREFIX": prefix,
+            "FLEETSTREAM_APP_ID": f"bench-{run_id}", "FLEETSTREAM_PARTITIONS": str(partitions),
+            "FLEETSTREAM_DATA_DIR": str(tmp), "FLEETSTREAM_WEB_PORT": str(web_port),
+            "FLEETSTREAM_LOG_LEVEL": "warn", "INFLUX_DB": f"bench{run_id}"}
+
+
+async def count_jobs(url: str, where: str = "true", table: str = "backup_jobs") -> int:
+    """Rows of `table` matching `where`; 0 while the worker has not created the table."""
     try:
         conn = await asyncpg.connect(url)
     except (OSError, asyncpg.PostgresError):
         return 0
     try:
-        return int(await conn.fetchval(f"SELECT count(*) FROM backup_jobs WHERE {where}"))
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {where}"))
     except asyncpg.exceptions.UndefinedTableError:
         return 0
     finally:
@@ -174,12 +199,7 @@ async def run(args: argparse.Namespace) -> None:
     topic = f"{prefix}backup"
     total = args.jobs * args.disks * args.updates
 
-    admin_url = stack["DATABASE_URL"]
-    conn = await asyncpg.connect(admin_url)
-    await conn.execute(f'CREATE DATABASE "bench_{run_id}"')
-    await conn.close()
-    db_url = urllib.parse.urlunsplit(
-        urllib.parse.urlsplit(admin_url)._replace(path=f"/bench_{run_id}"))
+    db_url = await fresh_database(stack["DATABASE_URL"], f"bench_{run_id}")
 
     started = time.perf_counter()
     events = make_events(args.jobs, args.disks, args.updates)
@@ -191,13 +211,10 @@ async def run(args: argparse.Namespace) -> None:
     raw = await ceiling(bootstrap, topic, total)
     print(f"ceiling  raw consumer + decode:   {raw:10.0f} events/s")
     floor = await faust_floor(bootstrap, topic, total, args.partitions)
-    print(f"faust no-op agent (take_events):  {floor:10.0f} events/s")
+    print(f"faust no-op agent, tuned as the worker: {floor:10.0f} events/s")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-backup-"))
-    env = {**os.environ, **stack, "DATABASE_URL": db_url, "FLEETSTREAM_TOPIC_PREFIX": prefix,
-           "FLEETSTREAM_APP_ID": f"bench-{run_id}", "FLEETSTREAM_PARTITIONS": str(args.partitions),
-           "FLEETSTREAM_DATA_DIR": str(tmp), "FLEETSTREAM_WEB_PORT": str(args.web_port),
-           "FLEETSTREAM_LOG_LEVEL": "warn", "INFLUX_DB": f"bench{run_id}"}
+    env = worker_env(stack, prefix, run_id, db_url, tmp, args.partitions, args.web_port)
     profile_path = tmp / "worker.prof"
     proc_started = time.perf_counter()
     first_row, finished, rss = await run_worker(args, env, tmp, profile_path, db_url)

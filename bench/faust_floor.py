@@ -2,15 +2,18 @@
 
 Why it exists: `bench/backup_pipeline.py` compares the backup pipeline with a raw aiokafka
 consumer, but Faust's own per-message dispatch (conductor -> channel queue -> stream) costs far
-more than decoding; this no-op agent measures that floor with the same batch settings as the
-workers. Run by the pipeline bench as a subprocess; prints `floor_events_per_second=N` (Faust
-routes it through its log) and exits.
+more than decoding; this no-op agent measures that floor configured exactly as the worker is
+(`streams.faust_tuning`: uvloop, the fetch-wait shim, the tuned `faust.App` keyword arguments).
+`--without CHOICE` drops one choice (what `bench/faust_tuning.py` measures each choice's effect
+with); `--untuned` drops them all (Faust as it comes). Run as a subprocess; prints
+`floor_events_per_second=N` (Faust routes it through its log) and exits.
 
-    python bench/faust_floor.py TOPIC EVENTS PARTITIONS
+    python bench/faust_floor.py TOPIC EVENTS PARTITIONS [--untuned] [--without CHOICE]...
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -18,15 +21,45 @@ import time
 import uuid
 from typing import Any
 
-import faust
+from common.settings import WORKER, Settings
+from streams import faust_tuning
 
-TOPIC, TOTAL, PARTITIONS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-BROKER = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+CHOICES = ("uvloop", "fetch_wait", "consumer_max_fetch_size", "cython_optimizations")
 
-app = faust.App(f"floor-{uuid.uuid4().hex[:8]}", broker=f"kafka://{BROKER}", store="memory://",
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("topic")
+parser.add_argument("events", type=int)
+parser.add_argument("partitions", type=int)
+parser.add_argument("--untuned", action="store_true", help="Faust's defaults, no shim, no uvloop")
+parser.add_argument("--without", action="append", default=[], choices=CHOICES,
+                    help="drop one tuning choice (repeatable)")
+parser.add_argument("--set", action="append", default=[], metavar="KEY=INT",
+                    help="override one faust.App keyword argument (integer value)")
+args = parser.parse_args()
+dropped = set(CHOICES) if args.untuned else set(args.without)
+settings = Settings.load(process=WORKER)
+
+# Before faust is imported: the app below is built at import, and with it its event loop.
+if "uvloop" not in dropped:
+    faust_tuning.use_uvloop()
+
+import faust  # noqa: E402
+
+if "fetch_wait" not in dropped:
+    faust_tuning.patch_fetch_max_wait(settings.fetch_max_wait_ms)
+tuning = {} if args.untuned else faust_tuning.tuned_app_kwargs()
+for choice in dropped:
+    tuning.pop(choice, None)
+for override in args.set:
+    key, value = override.split("=", 1)
+    tuning[key] = int(value)
+
+TOPIC, TOTAL = args.topic, args.events
+app = faust.App(f"floor-{uuid.uuid4().hex[:8]}",
+                broker=f"kafka://{settings.kafka_bootstrap_servers}", store="memory://",
                 web_enabled=False, consumer_auto_offset_reset="earliest",
                 stream_wait_empty=False, datadir=tempfile.mkdtemp(prefix="faust-floor-"),
-                topic_partitions=PARTITIONS)
+                topic_partitions=args.partitions, **tuning)
 topic = app.topic(TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw",
                   value_serializer="raw")
 
@@ -35,7 +68,7 @@ topic = app.topic(TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw",
 async def count(stream: Any) -> None:
     seen = 0
     started = None
-    async for batch in stream.take_events(2000, within=1.0):
+    async for batch in stream.take_events(settings.batch_max_lines, within=settings.batch_max_sec):
         started = started or time.perf_counter()
         seen += len(batch)
         if seen >= TOTAL:
@@ -46,5 +79,7 @@ async def count(stream: Any) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
+    # Faust's worker command defaults to --with-web, which overrides web_enabled=False and binds
+    # port 6066 (colliding with a real worker on this machine).
+    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "warn"]
     app.main()

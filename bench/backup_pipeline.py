@@ -29,6 +29,7 @@ import time
 import urllib.parse
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -85,29 +86,41 @@ async def produce(bootstrap: str, topic: str, partitions: int,
         await producer.stop()
 
 
-async def ceiling(bootstrap: str, topic: str, expect: int) -> float:
-    """Events/s of a bare consumer that reads and decodes the topic."""
+class Rate(NamedTuple):
+    """A consumer's throughput: wall-clock events/s, and CPU microseconds it spent per event.
+
+    On a machine shared with other work the wall-clock figure moves with the load; the CPU cost
+    per event moves much less, so both are shown.
+    """
+
+    events_per_second: float
+    cpu_us_per_event: float
+
+
+async def ceiling(bootstrap: str, topic: str, expect: int) -> Rate:
+    """Throughput of a bare consumer that reads and decodes the topic."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=uuid.uuid4().hex,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 max_partition_fetch_bytes=4 * 1024 * 1024)
     await consumer.start()
     seen = 0
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         while seen < expect:
             batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
             for messages in batch.values():
                 for message in messages:
                     decode(BackupProgress, message.value)
                 seen += len(messages)
-        return seen / (time.perf_counter() - started)
+        return Rate(seen / (time.perf_counter() - started),
+                    1e6 * (time.process_time() - cpu_started) / seen)
     finally:
         await consumer.stop()
 
 
 async def faust_floor(bootstrap: str, topic: str, total: int, partitions: int,
-                      *options: str, env: dict[str, str] | None = None) -> float:
-    """Events/s of a Faust agent that does nothing with its batches (`bench/faust_floor.py`).
+                      *options: str, env: dict[str, str] | None = None) -> Rate:
+    """Throughput of a Faust agent that does nothing with its batches (`bench/faust_floor.py`).
 
     It is configured as the worker is; `options` (e.g. `--without uvloop`) and `env` (e.g.
     `FLEETSTREAM_FETCH_MAX_WAIT_MS`) vary that for `bench/faust_tuning.py`.
@@ -121,7 +134,9 @@ async def faust_floor(bootstrap: str, topic: str, total: int, partitions: int,
     # The Faust worker redirects stdout into its log, so the result may come with a log prefix.
     for line in out.decode(errors="replace").splitlines():
         if "floor_events_per_second=" in line:
-            return float(line.split("floor_events_per_second=", 1)[1].split()[0])
+            fields = dict(field.split("=", 1) for field in line.split() if "=" in field)
+            return Rate(float(fields["floor_events_per_second"]),
+                        float(fields["floor_cpu_us_per_event"]))
     raise SystemExit(f"faust floor probe printed no result (exit {probe.returncode})")
 
 
@@ -208,10 +223,11 @@ async def run(args: argparse.Namespace) -> None:
           f"in {time.perf_counter() - started:.1f}s to {topic}")
     del events
 
-    raw = await ceiling(bootstrap, topic, total)
-    print(f"ceiling  raw consumer + decode:   {raw:10.0f} events/s")
-    floor = await faust_floor(bootstrap, topic, total, args.partitions)
-    print(f"faust no-op agent, tuned as the worker: {floor:10.0f} events/s")
+    raw, raw_cpu = await ceiling(bootstrap, topic, total)
+    print(f"ceiling  raw consumer + decode:   {raw:10.0f} events/s ({raw_cpu:.0f} us CPU/event)")
+    floor, floor_cpu = await faust_floor(bootstrap, topic, total, args.partitions)
+    print(f"faust no-op agent, tuned as the worker: {floor:10.0f} events/s "
+          f"({floor_cpu:.0f} us CPU/event)")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-backup-"))
     env = worker_env(stack, prefix, run_id, db_url, tmp, args.partitions, args.web_port)

@@ -6,7 +6,8 @@ more than decoding; this no-op agent measures that floor configured exactly as t
 (`streams.faust_tuning`: uvloop, the fetch-wait shim, the tuned `faust.App` keyword arguments).
 `--without CHOICE` drops one choice (what `bench/faust_tuning.py` measures each choice's effect
 with); `--untuned` drops them all (Faust as it comes). Run as a subprocess; prints
-`floor_events_per_second=N` (Faust routes it through its log) and exits.
+`floor_events_per_second=N floor_cpu_us_per_event=M` (Faust routes it through its log) and
+exits.
 
     python bench/faust_floor.py TOPIC EVENTS PARTITIONS [--untuned] [--without CHOICE]...
 """
@@ -67,13 +68,16 @@ topic = app.topic(TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw",
 @app.agent(topic)
 async def count(stream: Any) -> None:
     seen = 0
-    started = None
+    started = cpu_started = 0.0
     async for batch in stream.take_events(settings.batch_max_lines, within=settings.batch_max_sec):
-        started = started or time.perf_counter()
+        if not seen:
+            started, cpu_started = time.perf_counter(), time.process_time()
         seen += len(batch)
         if seen >= TOTAL:
-            print(f"floor_events_per_second={TOTAL / (time.perf_counter() - started):.0f}",
-                  flush=True)
+            # CPU of the whole process (the consumer thread included), per event.
+            cpu_us = 1e6 * (time.process_time() - cpu_started) / seen
+            print(f"floor_events_per_second={seen / (time.perf_counter() - started):.0f} "
+                  f"floor_cpu_us_per_event={cpu_us:.1f}", flush=True)
             # A benchmark probe: leave at once instead of a graceful worker shutdown.
             os._exit(0)
 

@@ -86,9 +86,10 @@ async def run(args: argparse.Namespace) -> None:
     for round_no in range(1, args.rounds + 1):
         tmp = Path(tempfile.mkdtemp(prefix="bench-peer-"))
         db_url = await fresh_database(stack["DATABASE_URL"], f"bench_{run_id}_{round_no}")
-        results["raw ceiling"].append(await ceiling(bootstrap, topic, args.total))
-        results["faust floor (tuned)"].append(
-            await faust_floor(bootstrap, topic, args.total, args.partitions))
+        raw = await ceiling(bootstrap, topic, args.total)
+        results["raw ceiling"].append(raw.events_per_second)
+        floor = await faust_floor(bootstrap, topic, args.total, args.partitions)
+        results["faust floor (tuned)"].append(floor.events_per_second)
         env = worker_env(stack, prefix, f"{run_id}-{round_no}", db_url, tmp / "worker",
                          args.partitions, args.web_port)
         (tmp / "worker").mkdir()

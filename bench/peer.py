@@ -118,7 +118,11 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--web-port", type=int, default=6198)
-    asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    # Absolute (the peer runs in its own directory) but not resolved: the venv's python is a
+    # symlink that must stay one.
+    args.peer_python = os.path.abspath(args.peer_python)
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -161,9 +161,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Prefix of every fleetstream topic.", used_by=_ALL),
     Setting("partitions", "FLEETSTREAM_PARTITIONS", _positive_int, "8",
             "Partitions of each fleetstream topic.", used_by=_WORKER),
-    Setting("fetch_max_wait_ms", "FLEETSTREAM_FETCH_MAX_WAIT_MS", _positive_int, "100",
+    Setting("fetch_max_wait_ms", "FLEETSTREAM_FETCH_MAX_WAIT_MS", _positive_int, "1500",
             "Longest the broker holds a consumer fetch waiting for data, milliseconds "
-            "(Faust hard-codes 1500; see docs/performance.md).", used_by=_WORKER),
+            "(Faust's own value by default; see docs/performance.md).", used_by=_WORKER),
     Setting("app_id", "FLEETSTREAM_APP_ID", _non_empty, "fleetstream",
             "Faust application id (consumer group and changelog topic prefix).", used_by=_WORKER),
     Setting("stale_after_seconds", "FLEETSTREAM_STALE_AFTER_SECONDS", _positive_float, "60",

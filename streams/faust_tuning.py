@@ -1,11 +1,12 @@
 """Faust configured for throughput, and every shim over Faust/aiokafka internals, in one place.
 
-Why it exists: out of the box a Faust agent here consumes about 8k events/s while a bare aiokafka
-consumer reads and decodes about 15 times that (issue 9). The causes are configuration Faust does
-not expose (a hard-coded fetch wait) and defaults sized for small messages; each choice below is
-measured in `docs/performance.md` (`bench/faust_tuning.py` reproduces the figures). The worker
-(`streams.app`) and the Faust floor benchmark (`bench/faust_floor.py`) both take their
-configuration from here, so the benchmark measures what the worker runs.
+Why it exists: out of the box a Faust agent here costs about 120 us of CPU per event while a bare
+aiokafka consumer reads and decodes one in about 10 (issue 9). Part of that is configuration:
+the event loop, fetch sizes meant for small messages, opt-in fast paths, and a fetch wait Faust
+hard-codes. Each choice below is measured in `docs/performance.md` (`bench/faust_tuning.py`
+reproduces the figures). The worker (`streams.app`) and the Faust floor benchmark
+(`bench/faust_floor.py`) both take their configuration from here, so the benchmark measures what
+the worker runs.
 
 What it must not do: hold application logic, or patch anything outside this module. Every shim
 has a test in `tests/unit/streams/test_faust_tuning.py` that fails when the upstream code it
@@ -27,12 +28,12 @@ FAUST_FETCH_MAX_WAIT_MS = 1500
 checks the upstream source still says so)."""
 
 CONSUMER_MAX_FETCH_SIZE = 4 * 1024 * 1024
-"""Bytes fetched per partition per request (Faust's default: 1 MiB). A backup event is ~520 B, so
-1 MiB is ~2,000 events; bigger fetches mean fewer round trips per event."""
+"""Bytes fetched per partition per request (Faust's default: 1 MiB, ~2,000 backup events of
+~520 B). Fewer fetches per event: measured about 8% less CPU per event."""
 
 STREAM_BUFFER_MAXSIZE = 4096
-"""Events buffered per agent stream before Faust pauses the partition (Faust's default, kept: a
-larger buffer measured no faster, see docs/performance.md)."""
+"""Events buffered per agent stream before Faust pauses the partition. Faust's default, kept on
+purpose: 16384 measured no cheaper, and only holds more unacknowledged events in memory."""
 
 CYTHON_MODULES = ("faust._cython.streams", "faust.transport._cython.conductor")
 """faust-streaming's compiled fast paths that `cython_optimizations` switches on (the PyPI wheels
@@ -40,7 +41,7 @@ ship them prebuilt)."""
 
 
 def use_uvloop() -> None:
-    """Run every event loop of this process on uvloop.
+    """Run every event loop of this process on uvloop (measured: about a quarter less CPU/event).
 
     Call it before anything imports faust: the Faust app (and with it its event loop) is built when
     `streams.app` is imported, so Faust's own `--loop uvloop` option comes too late to matter.
@@ -63,7 +64,9 @@ def tuned_app_kwargs() -> dict[str, Any]:
     `cython_optimizations` enables faust's repaired Cython fast paths (the stream iterator takes
     values already queued instead of awaiting the channel for each; the conductor decodes a
     message once for all its channels). It is on only where the extensions are installed; without
-    them the setting has no effect anyway.
+    them the setting has no effect anyway. Measured on a single-agent topic, its effect is within
+    the noise (docs/performance.md); it is kept because it can only remove work, and the
+    conductor's reuse matches faust's pure-Python conductor (same key/value types only).
     """
     return {
         "consumer_max_fetch_size": CONSUMER_MAX_FETCH_SIZE,
@@ -81,6 +84,13 @@ def patch_fetch_max_wait(fetch_max_wait_ms: int) -> None:
     than aiokafka's prefetch backoff, the next fetch covers only idle partitions (there is always
     one: Faust's `<app>-__assignor-__leader`), so the broker holds it the full 1.5 s while the
     busy partitions, drained meanwhile, wait behind it.
+
+    Measured (docs/performance.md), the stall does not show here (likely because Faust's
+    consumer thread moves records out of aiokafka's buffer into its own stream buffers at once,
+    so aiokafka rarely holds every busy partition back), and shorter waits only add empty
+    fetches (10 ms: the CPU-bound worker ~28% slower, 5% of a core while idle). So the setting defaults to Faust's
+    own 1500 ms; the shim makes it a setting for the case where the stall does appear (e.g. an
+    agent that takes longer per batch than aiokafka's 0.1 s prefetch backoff).
 
     The consumer is created unstarted; aiokafka hands `_fetch_max_wait_ms` to its fetcher in
     `start()`, so setting it right after construction is as if Faust had passed it. Idempotent:

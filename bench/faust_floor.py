@@ -3,7 +3,7 @@
 Why it exists: `bench/backup_pipeline.py` compares the backup pipeline with a raw aiokafka
 consumer, but Faust's own per-message dispatch (conductor -> channel queue -> stream) costs far
 more than decoding; this no-op agent measures that floor configured exactly as the worker is
-(`streams.faust_tuning`: uvloop, the fetch-wait shim, the tuned `faust.App` keyword arguments).
+(`streams.faust_tuning`: uvloop, the shims, the tuned `faust.App` keyword arguments).
 `--without CHOICE` drops one choice (what `bench/faust_tuning.py` measures each choice's effect
 with); `--untuned` drops them all (Faust as it comes). Run as a subprocess; prints
 `floor_events_per_second=N floor_cpu_us_per_event=M` (Faust routes it through its log) and
@@ -25,7 +25,8 @@ from typing import Any
 from common.settings import WORKER, Settings
 from streams import faust_tuning
 
-CHOICES = ("uvloop", "fetch_wait", "consumer_max_fetch_size", "cython_optimizations")
+CHOICES = ("uvloop", "fetch_wait", "quiet_root_logger", "consumer_max_fetch_size",
+           "cython_optimizations")
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("topic")
@@ -48,6 +49,8 @@ import faust  # noqa: E402
 
 if "fetch_wait" not in dropped:
     faust_tuning.patch_fetch_max_wait(settings.fetch_max_wait_ms)
+if "quiet_root_logger" not in dropped:
+    faust_tuning.patch_quiet_root_logger()
 tuning = {} if args.untuned else faust_tuning.tuned_app_kwargs()
 for choice in dropped:
     tuning.pop(choice, None)

@@ -50,6 +50,7 @@ VARIANTS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "untuned (Faust as it comes)": (("--untuned",), {}),
     "tuned (the worker's configuration)": ((), {}),
     "tuned without uvloop": (("--without", "uvloop"), {}),
+    "tuned without quiet root logger": (("--without", "quiet_root_logger"), {}),
     "tuned without 4 MiB fetch (1 MiB)": (("--without", "consumer_max_fetch_size"), {}),
     "tuned without cython_optimizations": (("--without", "cython_optimizations"), {}),
     "tuned, fetch wait 100 ms": ((), {"FLEETSTREAM_FETCH_MAX_WAIT_MS": "100"}),

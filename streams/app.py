@@ -21,6 +21,7 @@ from streams import faust_tuning
 settings = Settings.load(process=WORKER)
 register_with_faust()
 faust_tuning.patch_fetch_max_wait(settings.fetch_max_wait_ms)
+faust_tuning.patch_quiet_root_logger()
 
 
 def _broker_url(bootstrap_servers: str) -> str:

@@ -1,6 +1,6 @@
 """Faust configured for throughput, and every shim over Faust/aiokafka internals, in one place.
 
-Why it exists: out of the box a Faust agent here costs about 120 us of CPU per event while a bare
+Why it exists: out of the box a Faust agent here costs about 130 us of CPU per event while a bare
 aiokafka consumer reads and decodes one in about 10 (issue 9). Part of that is configuration:
 the event loop, fetch sizes meant for small messages, opt-in fast paths, and a fetch wait Faust
 hard-codes. Each choice below is measured in `docs/performance.md` (`bench/faust_tuning.py`
@@ -29,7 +29,7 @@ checks the upstream source still says so)."""
 
 CONSUMER_MAX_FETCH_SIZE = 4 * 1024 * 1024
 """Bytes fetched per partition per request (Faust's default: 1 MiB, ~2,000 backup events of
-~520 B). Fewer fetches per event: measured about 8% less CPU per event."""
+~520 B). Fewer fetch round trips to wait for: measured +35% events/s on the floor."""
 
 STREAM_BUFFER_MAXSIZE = 4096
 """Events buffered per agent stream before Faust pauses the partition. Faust's default, kept on
@@ -41,7 +41,7 @@ ship them prebuilt)."""
 
 
 def use_uvloop() -> None:
-    """Run every event loop of this process on uvloop (measured: about a quarter less CPU/event).
+    """Run every event loop of this process on uvloop (measured: floor +27% events/s).
 
     Call it before anything imports faust: the Faust app (and with it its event loop) is built when
     `streams.app` is imported, so Faust's own `--loop uvloop` option comes too late to matter.
@@ -64,8 +64,8 @@ def tuned_app_kwargs() -> dict[str, Any]:
     `cython_optimizations` enables faust's repaired Cython fast paths (the stream iterator takes
     values already queued instead of awaiting the channel for each; the conductor decodes a
     message once for all its channels). It is on only where the extensions are installed; without
-    them the setting has no effect anyway. Measured on a single-agent topic, its effect is within
-    the noise (docs/performance.md); it is kept because it can only remove work, and the
+    them the setting has no effect anyway. Measured on a single-agent topic, its effect (+6%) is
+    near the noise (docs/performance.md); it is kept because it can only remove work, and the
     conductor's reuse matches faust's pure-Python conductor (same key/value types only).
     """
     return {
@@ -88,7 +88,8 @@ def patch_fetch_max_wait(fetch_max_wait_ms: int) -> None:
     Measured (docs/performance.md), the stall does not show here (likely because Faust's
     consumer thread moves records out of aiokafka's buffer into its own stream buffers at once,
     so aiokafka rarely holds every busy partition back), and shorter waits only add empty
-    fetches (10 ms: the CPU-bound worker ~28% slower, 5% of a core while idle). So the setting defaults to Faust's
+    fetches (10 ms: the CPU-bound worker ~28% slower, 5% of a core while idle, +36% CPU per event
+    on the floor). So the setting defaults to Faust's
     own 1500 ms; the shim makes it a setting for the case where the stall does appear (e.g. an
     agent that takes longer per batch than aiokafka's 0.1 s prefetch backoff).
 
@@ -110,3 +111,26 @@ def patch_fetch_max_wait(fetch_max_wait_ms: int) -> None:
         return consumer
 
     AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
+def patch_quiet_root_logger() -> None:
+    """Keep Faust's worker from setting the root logger to DEBUG at log levels WARN and above.
+
+    Why: at those levels Faust's worker adds a terminal progress spinner that "spins for every
+    log message emitted", and lowers the root logger to DEBUG to feed it (even when stdout is not
+    a terminal), so every `log.debug` in aiokafka's fetcher and producer and in Faust's topics
+    builds a LogRecord and runs the handlers: ~5% of the worker's CPU in the profile (see
+    docs/performance.md). Without the spinner the root logger keeps the configured level. At
+    INFO and below Faust drops the spinner itself; this makes WARN and above the same.
+    """
+    from faust.worker import Worker
+
+    current = Worker.on_setup_root_logger
+    original = getattr(current, "__wrapped__", current)
+
+    @functools.wraps(original)
+    def on_setup_root_logger(self: Any, logger: Any, level: int) -> None:
+        self.spinner = None
+        original(self, logger, level)
+
+    Worker.on_setup_root_logger = on_setup_root_logger  # type: ignore[method-assign]

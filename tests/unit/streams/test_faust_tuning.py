@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -18,16 +19,19 @@ import pytest
 import uvloop
 from aiokafka import AIOKafkaConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.worker import Worker
 
 from streams import faust_tuning
 
 
 @pytest.fixture
 def unpatched() -> Iterator[None]:
-    """Leave Faust's consumer construction as it was found, whatever the test patched."""
-    original = AIOKafkaConsumerThread._create_worker_consumer
+    """Leave Faust's classes as they were found, whatever the test patched."""
+    create_consumer = AIOKafkaConsumerThread._create_worker_consumer
+    setup_root_logger = Worker.on_setup_root_logger
     yield
-    AIOKafkaConsumerThread._create_worker_consumer = original  # type: ignore[method-assign]
+    AIOKafkaConsumerThread._create_worker_consumer = create_consumer  # type: ignore[method-assign]
+    Worker.on_setup_root_logger = setup_root_logger  # type: ignore[method-assign]
 
 
 def _upstream_create_worker_consumer() -> object:
@@ -114,3 +118,33 @@ def test_use_uvloop_makes_new_loops_uvloop() -> None:
             loop.close()
     finally:
         asyncio.set_event_loop_policy(before)
+
+
+def test_faust_worker_still_lowers_the_root_logger_for_its_spinner() -> None:
+    method = Worker.on_setup_root_logger
+    upstream: Any = getattr(method, "__wrapped__", method)
+    assert "self._setup_spinner_handler(logger, level)" in inspect.getsource(upstream)
+    spinner_setup = inspect.getsource(Worker._setup_spinner_handler)
+    assert "if self.spinner:" in spinner_setup, "the spinner is no longer optional"
+    assert "logger.setLevel(logging.DEBUG)" in spinner_setup, (
+        "faust's spinner no longer lowers the root logger: drop patch_quiet_root_logger")
+
+
+def _configured_logger(worker: Worker) -> logging.Logger:
+    logger = logging.Logger("tuning-test-root", logging.WARNING)
+    logger.addHandler(logging.NullHandler())
+    worker.on_setup_root_logger(logger, logging.WARNING)
+    return logger
+
+
+@pytest.mark.usefixtures("unpatched")
+async def test_quiet_root_logger_keeps_the_configured_level_at_warn() -> None:
+    worker = Worker(_app(), loglevel="warn")
+    assert _configured_logger(worker).level == logging.DEBUG  # what the shim is for
+    faust_tuning.patch_quiet_root_logger()
+    faust_tuning.patch_quiet_root_logger()  # again: replaces, does not stack wrappers
+    worker = Worker(_app(), loglevel="warn")
+    logger = _configured_logger(worker)
+    assert logger.level == logging.WARNING
+    assert len(logger.handlers) == 1  # no spinner handler added
+    assert worker.spinner is None

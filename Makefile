@@ -16,7 +16,7 @@ APT_PACKAGES := default-jre-headless maven postgresql victoria-metrics libvirt-d
 	influxdb openssl docker-compose
 
 .PHONY: test demo lint rules schemas unit integration stack-up stack-down system-deps venv bench \
-	clean mutation
+	bench-faust bench-peer clean mutation
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -101,5 +101,22 @@ BENCHES := stack_startup backup_pipeline outbox_throughput node_agent vm_agent
 bench: stack-up
 	for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done
 
+# What each Faust tuning choice (streams/faust_tuning.py) is worth, next to the raw ceiling.
+bench-faust: stack-up
+	$(BIN)/python bench/faust_tuning.py
+
+# The peer (Quix Streams 3.x) runs from its own virtualenv: it pins its own Kafka client and state
+# store, which must not mix with the project's.
+PEER_VENV := .venv-peer
+
+$(PEER_VENV)/.installed: bench/peer-requirements.txt
+	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install -q --upgrade pip
+	$(PEER_VENV)/bin/pip install -q -r bench/peer-requirements.txt
+	touch $@
+
+bench-peer: stack-up $(PEER_VENV)/.installed
+	$(BIN)/python bench/peer.py --peer-python $(PEER_VENV)/bin/python
+
 clean: stack-down
-	rm -rf .stack $(VENV) artifacts
+	rm -rf .stack $(VENV) $(PEER_VENV) artifacts

@@ -29,6 +29,7 @@ import time
 import urllib.parse
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -85,48 +86,87 @@ async def produce(bootstrap: str, topic: str, partitions: int,
         await producer.stop()
 
 
-async def ceiling(bootstrap: str, topic: str, expect: int) -> float:
-    """Events/s of a bare consumer that reads and decodes the topic."""
+class Rate(NamedTuple):
+    """A consumer's throughput: wall-clock events/s, and CPU microseconds it spent per event.
+
+    On a machine shared with other work the wall-clock figure moves with the load; the CPU cost
+    per event moves much less, so both are shown.
+    """
+
+    events_per_second: float
+    cpu_us_per_event: float
+
+
+async def ceiling(bootstrap: str, topic: str, expect: int) -> Rate:
+    """Throughput of a bare consumer that reads and decodes the topic."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=uuid.uuid4().hex,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 max_partition_fetch_bytes=4 * 1024 * 1024)
     await consumer.start()
     seen = 0
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         while seen < expect:
             batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
             for messages in batch.values():
                 for message in messages:
                     decode(BackupProgress, message.value)
                 seen += len(messages)
-        return seen / (time.perf_counter() - started)
+        return Rate(seen / (time.perf_counter() - started),
+                    1e6 * (time.process_time() - cpu_started) / seen)
     finally:
         await consumer.stop()
 
 
-async def faust_floor(bootstrap: str, topic: str, total: int, partitions: int) -> float:
-    """Events/s of a Faust agent that does nothing with its batches (`bench/faust_floor.py`)."""
+async def faust_floor(bootstrap: str, topic: str, total: int, partitions: int,
+                      *options: str, env: dict[str, str] | None = None) -> Rate:
+    """Throughput of a Faust agent that does nothing with its batches (`bench/faust_floor.py`).
+
+    It is configured as the worker is; `options` (e.g. `--without uvloop`) and `env` (e.g.
+    `FLEETSTREAM_FETCH_MAX_WAIT_MS`) vary that for `bench/faust_tuning.py`.
+    """
     probe = await asyncio.create_subprocess_exec(
         sys.executable, str(REPO / "bench" / "faust_floor.py"), topic, str(total),
-        str(partitions), env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap},
+        str(partitions), *options,
+        env={**os.environ, **(env or {}), "KAFKA_BOOTSTRAP_SERVERS": bootstrap},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await asyncio.wait_for(probe.communicate(), 600)
     # The Faust worker redirects stdout into its log, so the result may come with a log prefix.
     for line in out.decode(errors="replace").splitlines():
         if "floor_events_per_second=" in line:
-            return float(line.split("floor_events_per_second=", 1)[1].split()[0])
+            fields = dict(field.split("=", 1) for field in line.split() if "=" in field)
+            return Rate(float(fields["floor_events_per_second"]),
+                        float(fields["floor_cpu_us_per_event"]))
     raise SystemExit(f"faust floor probe printed no result (exit {probe.returncode})")
 
 
-async def count_jobs(url: str, where: str = "true") -> int:
-    """Rows of backup_jobs matching `where`; 0 while the worker has not created the table."""
+async def fresh_database(admin_url: str, name: str) -> str:
+    """Create database `name` on the stack's server; its URL."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(admin_url)._replace(path=f"/{name}"))
+
+
+def worker_env(stack: dict[str, str], prefix: str, run_id: str, db_url: str, tmp: Path,
+               partitions: int, web_port: int) -> dict[str, str]:
+    """A worker's environment: the stack, isolated by topic prefix, app id, database and port."""
+    return {**os.environ, **stack, "DATABASE_URL": db_url, "FLEETSTREAM_TOPIC_PREFIX": prefix,
+            "FLEETSTREAM_APP_ID": f"bench-{run_id}", "FLEETSTREAM_PARTITIONS": str(partitions),
+            "FLEETSTREAM_DATA_DIR": str(tmp), "FLEETSTREAM_WEB_PORT": str(web_port),
+            "FLEETSTREAM_LOG_LEVEL": "warn", "INFLUX_DB": f"bench{run_id}"}
+
+
+async def count_jobs(url: str, where: str = "true", table: str = "backup_jobs") -> int:
+    """Rows of `table` matching `where`; 0 while the worker has not created the table."""
     try:
         conn = await asyncpg.connect(url)
     except (OSError, asyncpg.PostgresError):
         return 0
     try:
-        return int(await conn.fetchval(f"SELECT count(*) FROM backup_jobs WHERE {where}"))
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table} WHERE {where}"))
     except asyncpg.exceptions.UndefinedTableError:
         return 0
     finally:
@@ -174,12 +214,7 @@ async def run(args: argparse.Namespace) -> None:
     topic = f"{prefix}backup"
     total = args.jobs * args.disks * args.updates
 
-    admin_url = stack["DATABASE_URL"]
-    conn = await asyncpg.connect(admin_url)
-    await conn.execute(f'CREATE DATABASE "bench_{run_id}"')
-    await conn.close()
-    db_url = urllib.parse.urlunsplit(
-        urllib.parse.urlsplit(admin_url)._replace(path=f"/bench_{run_id}"))
+    db_url = await fresh_database(stack["DATABASE_URL"], f"bench_{run_id}")
 
     started = time.perf_counter()
     events = make_events(args.jobs, args.disks, args.updates)
@@ -188,16 +223,14 @@ async def run(args: argparse.Namespace) -> None:
           f"in {time.perf_counter() - started:.1f}s to {topic}")
     del events
 
-    raw = await ceiling(bootstrap, topic, total)
-    print(f"ceiling  raw consumer + decode:   {raw:10.0f} events/s")
-    floor = await faust_floor(bootstrap, topic, total, args.partitions)
-    print(f"faust no-op agent (take_events):  {floor:10.0f} events/s")
+    raw, raw_cpu = await ceiling(bootstrap, topic, total)
+    print(f"ceiling  raw consumer + decode:   {raw:10.0f} events/s ({raw_cpu:.0f} us CPU/event)")
+    floor, floor_cpu = await faust_floor(bootstrap, topic, total, args.partitions)
+    print(f"faust no-op agent, tuned as the worker: {floor:10.0f} events/s "
+          f"({floor_cpu:.0f} us CPU/event)")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-backup-"))
-    env = {**os.environ, **stack, "DATABASE_URL": db_url, "FLEETSTREAM_TOPIC_PREFIX": prefix,
-           "FLEETSTREAM_APP_ID": f"bench-{run_id}", "FLEETSTREAM_PARTITIONS": str(args.partitions),
-           "FLEETSTREAM_DATA_DIR": str(tmp), "FLEETSTREAM_WEB_PORT": str(args.web_port),
-           "FLEETSTREAM_LOG_LEVEL": "warn", "INFLUX_DB": f"bench{run_id}"}
+    env = worker_env(stack, prefix, run_id, db_url, tmp, args.partitions, args.web_port)
     profile_path = tmp / "worker.prof"
     proc_started = time.perf_counter()
     first_row, finished, rss = await run_worker(args, env, tmp, profile_path, db_url)

@@ -2,15 +2,19 @@
 
 Why it exists: `bench/backup_pipeline.py` compares the backup pipeline with a raw aiokafka
 consumer, but Faust's own per-message dispatch (conductor -> channel queue -> stream) costs far
-more than decoding; this no-op agent measures that floor with the same batch settings as the
-workers. Run by the pipeline bench as a subprocess; prints `floor_events_per_second=N` (Faust
-routes it through its log) and exits.
+more than decoding; this no-op agent measures that floor configured exactly as the worker is
+(`streams.faust_tuning`: uvloop, the shims, the tuned `faust.App` keyword arguments).
+`--without CHOICE` drops one choice (what `bench/faust_tuning.py` measures each choice's effect
+with); `--untuned` drops them all (Faust as it comes). Run as a subprocess; prints
+`floor_events_per_second=N floor_cpu_us_per_event=M` (Faust routes it through its log) and
+exits.
 
-    python bench/faust_floor.py TOPIC EVENTS PARTITIONS
+    python bench/faust_floor.py TOPIC EVENTS PARTITIONS [--untuned] [--without CHOICE]...
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -18,15 +22,48 @@ import time
 import uuid
 from typing import Any
 
-import faust
+from common.settings import WORKER, Settings
+from streams import faust_tuning
 
-TOPIC, TOTAL, PARTITIONS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-BROKER = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+CHOICES = ("uvloop", "fetch_wait", "quiet_root_logger", "consumer_max_fetch_size",
+           "cython_optimizations")
 
-app = faust.App(f"floor-{uuid.uuid4().hex[:8]}", broker=f"kafka://{BROKER}", store="memory://",
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("topic")
+parser.add_argument("events", type=int)
+parser.add_argument("partitions", type=int)
+parser.add_argument("--untuned", action="store_true", help="Faust's defaults, no shim, no uvloop")
+parser.add_argument("--without", action="append", default=[], choices=CHOICES,
+                    help="drop one tuning choice (repeatable)")
+parser.add_argument("--set", action="append", default=[], metavar="KEY=INT",
+                    help="override one faust.App keyword argument (integer value)")
+args = parser.parse_args()
+dropped = set(CHOICES) if args.untuned else set(args.without)
+settings = Settings.load(process=WORKER)
+
+# Before faust is imported: the app below is built at import, and with it its event loop.
+if "uvloop" not in dropped:
+    faust_tuning.use_uvloop()
+
+import faust  # noqa: E402
+
+if "fetch_wait" not in dropped:
+    faust_tuning.patch_fetch_max_wait(settings.fetch_max_wait_ms)
+if "quiet_root_logger" not in dropped:
+    faust_tuning.patch_quiet_root_logger()
+tuning = {} if args.untuned else faust_tuning.tuned_app_kwargs()
+for choice in dropped:
+    tuning.pop(choice, None)
+for override in args.set:
+    key, value = override.split("=", 1)
+    tuning[key] = int(value)
+
+TOPIC, TOTAL = args.topic, args.events
+app = faust.App(f"floor-{uuid.uuid4().hex[:8]}",
+                broker=f"kafka://{settings.kafka_bootstrap_servers}", store="memory://",
                 web_enabled=False, consumer_auto_offset_reset="earliest",
                 stream_wait_empty=False, datadir=tempfile.mkdtemp(prefix="faust-floor-"),
-                topic_partitions=PARTITIONS)
+                topic_partitions=args.partitions, **tuning)
 topic = app.topic(TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw",
                   value_serializer="raw")
 
@@ -34,17 +71,22 @@ topic = app.topic(TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw",
 @app.agent(topic)
 async def count(stream: Any) -> None:
     seen = 0
-    started = None
-    async for batch in stream.take_events(2000, within=1.0):
-        started = started or time.perf_counter()
+    started = cpu_started = 0.0
+    async for batch in stream.take_events(settings.batch_max_lines, within=settings.batch_max_sec):
+        if not seen:
+            started, cpu_started = time.perf_counter(), time.process_time()
         seen += len(batch)
         if seen >= TOTAL:
-            print(f"floor_events_per_second={TOTAL / (time.perf_counter() - started):.0f}",
-                  flush=True)
+            # CPU of the whole process (the consumer thread included), per event.
+            cpu_us = 1e6 * (time.process_time() - cpu_started) / seen
+            print(f"floor_events_per_second={seen / (time.perf_counter() - started):.0f} "
+                  f"floor_cpu_us_per_event={cpu_us:.1f}", flush=True)
             # A benchmark probe: leave at once instead of a graceful worker shutdown.
             os._exit(0)
 
 
 if __name__ == "__main__":
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
+    # Faust's worker command defaults to --with-web, which overrides web_enabled=False and binds
+    # port 6066 (colliding with a real worker on this machine).
+    sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "warn"]
     app.main()

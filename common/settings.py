@@ -271,6 +271,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Prefix of every fleetstream topic.", used_by=_ALL),
     Setting("partitions", "FLEETSTREAM_PARTITIONS", _positive_int, "8",
             "Partitions of each fleetstream topic.", used_by=_WORKER),
+    Setting("fetch_max_wait_ms", "FLEETSTREAM_FETCH_MAX_WAIT_MS", _positive_int, "1500",
+            "Longest the broker holds a consumer fetch waiting for data, milliseconds "
+            "(Faust's own value by default; see docs/performance.md).", used_by=_WORKER),
     Setting("app_id", "FLEETSTREAM_APP_ID", _non_empty, "fleetstream",
             "Faust application id (consumer group and changelog topic prefix).", used_by=_WORKER),
     Setting("stale_after_seconds", "FLEETSTREAM_STALE_AFTER_SECONDS", _positive_float, "60",
@@ -355,6 +358,7 @@ class Settings:
     vm_agent_token: str
     topic_prefix: str
     partitions: int
+    fetch_max_wait_ms: int
     app_id: str
     stale_after_seconds: float
     stalled_after_seconds: float

@@ -17,9 +17,12 @@ import faust
 from common import kafka
 from common.settings import WORKER, Settings
 from schemas.codec import CODEC_NAME, register_with_faust
+from streams import faust_tuning
 
 settings = Settings.load(process=WORKER)
 register_with_faust()
+faust_tuning.patch_fetch_max_wait(settings.fetch_max_wait_ms)
+faust_tuning.patch_quiet_root_logger()
 
 
 app = faust.App(
@@ -51,4 +54,6 @@ app = faust.App(
     stream_wait_empty=False,
     autodiscover=["streams.agents", "streams.web"],
     origin="streams",
+    # Fetch size, stream buffer and Cython fast paths, each measured (docs/performance.md).
+    **faust_tuning.tuned_app_kwargs(),
 )

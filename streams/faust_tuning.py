@@ -1,21 +1,151 @@
-"""Every place fleetstream relies on Faust's internals, in one module, each pinned by a test.
+"""Faust configured for throughput, and every shim over Faust/aiokafka internals, in one place.
 
-Why it exists: a shim over a dependency's internals breaks silently when the dependency changes.
-Keeping them here, each with a test in `tests/unit/streams/test_faust_tuning.py` that fails when
-the upstream code it relies on changes, makes such a change loud.
+Why it exists: out of the box a Faust agent here costs about 130 us of CPU per event while a bare
+aiokafka consumer reads and decodes one in about 10 (issue 9). Part of that is configuration:
+the event loop, fetch sizes meant for small messages, opt-in fast paths, and a fetch wait Faust
+hard-codes. Each choice below is measured in `docs/performance.md` (`bench/faust_tuning.py`
+reproduces the figures). The worker (`streams.app`) and the Faust floor benchmark
+(`bench/faust_floor.py`) both take their configuration from here, so the benchmark measures what
+the worker runs.
+
+Two internals are relied on without patching them, and pinned the same way:
 - `committed_offset`: Faust's consumer keeps the last committed offset per partition
   (`Consumer._committed_offset`); the sweeps read it to tell a taken-over partition's backlog.
-- `take_events` acknowledges its batch in a `finally` (faust-streaming #527/#189): the agent
-  loop (`streams.pipeline.agent.consume`) holds an extra reference on every message in flight,
-  which relies on `Message.incref` / `decref` and the ack happening by reference count.
+- `take_events` acknowledges its batch in a `finally` (faust-streaming #527/#189), also when the
+  agent is cancelled mid-batch; the agent loop (`streams.pipeline.agent.consume`) holds an extra
+  reference on every message in flight (`Message.incref` / `decref`) so that this `finally`
+  cannot commit a batch whose rows were not written.
+
+What it must not do: hold application logic, or patch anything outside this module. Every shim
+has a test in `tests/unit/streams/test_faust_tuning.py` that fails when the upstream code it
+relies on changes; when one fails, re-measure before adapting the shim (upstream may have fixed
+the cause). This module does not import faust at import time: `use_uvloop()` must be able to run
+before anything imports faust.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import functools
+import importlib.util
+import os
+from typing import TYPE_CHECKING, Any
 
-import faust
-from faust.types import TP
+if TYPE_CHECKING:
+    import faust
+    from faust.types import TP
+
+FAUST_FETCH_MAX_WAIT_MS = 1500
+"""What faust-streaming hard-codes as the worker consumer's `fetch_max_wait_ms` (the shim's test
+checks the upstream source still says so)."""
+
+CONSUMER_MAX_FETCH_SIZE = 4 * 1024 * 1024
+"""Bytes fetched per partition per request (Faust's default: 1 MiB, ~2,000 backup events of
+~520 B). Fewer fetch round trips to wait for: measured +35% events/s on the floor."""
+
+STREAM_BUFFER_MAXSIZE = 4096
+"""Events buffered per agent stream before Faust pauses the partition. Faust's default, kept on
+purpose: 16384 measured no cheaper, and only holds more unacknowledged events in memory."""
+
+CYTHON_MODULES = ("faust._cython.streams", "faust.transport._cython.conductor")
+"""faust-streaming's compiled fast paths that `cython_optimizations` switches on (the PyPI wheels
+ship them prebuilt)."""
+
+
+def use_uvloop() -> None:
+    """Run every event loop of this process on uvloop (measured: floor +27% events/s).
+
+    Call it before anything imports faust: the Faust app (and with it its event loop) is built when
+    `streams.app` is imported, so Faust's own `--loop uvloop` option comes too late to matter.
+    """
+    import uvloop
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def cython_available() -> bool:
+    """Whether faust-streaming's compiled extensions are importable (and NO_CYTHON is unset)."""
+    if os.environ.get("NO_CYTHON"):
+        return False
+    return all(importlib.util.find_spec(module) is not None for module in CYTHON_MODULES)
+
+
+def tuned_app_kwargs() -> dict[str, Any]:
+    """The `faust.App(...)` keyword arguments that make a worker fast, each measured.
+
+    `cython_optimizations` enables faust's repaired Cython fast paths (the stream iterator takes
+    values already queued instead of awaiting the channel for each; the conductor decodes a
+    message once for all its channels). It is on only where the extensions are installed; without
+    them the setting has no effect anyway. Measured on a single-agent topic, its effect (+6%) is
+    near the noise (docs/performance.md); it is kept because it can only remove work, and the
+    conductor's reuse matches faust's pure-Python conductor (same key/value types only).
+    """
+    return {
+        "consumer_max_fetch_size": CONSUMER_MAX_FETCH_SIZE,
+        "stream_buffer_maxsize": STREAM_BUFFER_MAXSIZE,
+        "cython_optimizations": cython_available(),
+    }
+
+
+def patch_fetch_max_wait(fetch_max_wait_ms: int) -> None:
+    """Make Faust's worker consumer wait at most `fetch_max_wait_ms` for data on a fetch.
+
+    Why: faust-streaming's aiokafka driver builds the consumer with `fetch_max_wait_ms=1500`,
+    whatever the settings say. aiokafka keeps one fetch in flight per broker, and a fetch asks
+    only for partitions with nothing buffered; whenever handling the last records takes longer
+    than aiokafka's prefetch backoff, the next fetch covers only idle partitions (there is always
+    one: Faust's `<app>-__assignor-__leader`), so the broker holds it the full 1.5 s while the
+    busy partitions, drained meanwhile, wait behind it.
+
+    Measured (docs/performance.md), the stall does not show here (likely because Faust's
+    consumer thread moves records out of aiokafka's buffer into its own stream buffers at once,
+    so aiokafka rarely holds every busy partition back), and shorter waits only add empty
+    fetches (10 ms: the CPU-bound worker ~28% slower, 5% of a core while idle, +36% CPU per event
+    on the floor). So the setting defaults to Faust's
+    own 1500 ms; the shim makes it a setting for the case where the stall does appear (e.g. an
+    agent that takes longer per batch than aiokafka's 0.1 s prefetch backoff).
+
+    The consumer is created unstarted; aiokafka hands `_fetch_max_wait_ms` to its fetcher in
+    `start()`, so setting it right after construction is as if Faust had passed it. Idempotent:
+    calling it again replaces the value.
+    """
+    if fetch_max_wait_ms <= 0:
+        raise ValueError(f"fetch_max_wait_ms must be positive, got {fetch_max_wait_ms}")
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    current = AIOKafkaConsumerThread._create_worker_consumer
+    original = getattr(current, "__wrapped__", current)
+
+    @functools.wraps(original)
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = fetch_max_wait_ms
+        return consumer
+
+    AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
+def patch_quiet_root_logger() -> None:
+    """Keep Faust's worker from setting the root logger to DEBUG at log levels WARN and above.
+
+    Why: at those levels Faust's worker adds a terminal progress spinner that "spins for every
+    log message emitted", and lowers the root logger to DEBUG to feed it (even when stdout is not
+    a terminal), so every `log.debug` in aiokafka's fetcher and producer and in Faust's topics
+    builds a LogRecord and runs the handlers: ~5% of the worker's CPU in the profile (see
+    docs/performance.md). Without the spinner the root logger keeps the configured level. At
+    INFO and below Faust drops the spinner itself; this makes WARN and above the same.
+    """
+    from faust.worker import Worker
+
+    current = Worker.on_setup_root_logger
+    original = getattr(current, "__wrapped__", current)
+
+    @functools.wraps(original)
+    def on_setup_root_logger(self: Any, logger: Any, level: int) -> None:
+        self.spinner = None
+        original(self, logger, level)
+
+    Worker.on_setup_root_logger = on_setup_root_logger  # type: ignore[method-assign]
 
 
 def committed_offset(app: faust.App, tp: TP) -> int | None:

@@ -12,6 +12,7 @@ from typing import Any
 from common import kafka
 from common.settings import WORKER as PROCESS
 from fleetstream.commands import load_settings
+from streams.faust_tuning import use_uvloop
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Before streams.app is imported: it builds the Faust app, and with it the event loop.
+    use_uvloop()
     settings = load_settings(PROCESS)
     log.info("worker.config %s", " ".join(f"{k}={v}" for k, v in settings.masked(PROCESS).items()))
     problems = settings.problems_for(PROCESS)

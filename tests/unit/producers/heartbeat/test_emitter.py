@@ -72,4 +72,6 @@ async def test_run_beats_every_interval_until_stopped() -> None:
     assert 2 <= sent <= elapsed / 0.1 + 1, (sent, elapsed)
     stamps = [decode(WorkerHeartbeat, value).ts for _, _, value in recorder.records]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
-    assert min(gaps) >= 0.09, f"beats closer than the interval: {gaps}"
+    # Beats follow a grid: one woken late is followed by one on time, so a gap may be shorter
+    # than the interval, but never two beats on one tick (that would be well under half of it).
+    assert min(gaps) >= 0.05, f"two beats on one tick of the interval: {gaps}"

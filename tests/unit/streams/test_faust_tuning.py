@@ -1,0 +1,178 @@
+"""The Faust tuning and its shims: each still applies, and upstream still looks as they assume.
+
+The upstream checks fail on purpose when faust-streaming or aiokafka change the code a shim relies
+on: re-measure (`bench/faust_tuning.py`) before adapting the shim; upstream may have fixed the
+cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import faust
+import pytest
+import uvloop
+from aiokafka import AIOKafkaConsumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.worker import Worker
+
+from streams import faust_tuning
+
+
+@pytest.fixture
+def unpatched() -> Iterator[None]:
+    """Faust's own methods during the test (another test's import of `streams.app` may have
+    applied the shims already), and the classes as they were found afterwards."""
+    create_consumer = AIOKafkaConsumerThread._create_worker_consumer
+    setup_root_logger = Worker.on_setup_root_logger
+    AIOKafkaConsumerThread._create_worker_consumer = getattr(  # type: ignore[method-assign]
+        create_consumer, "__wrapped__", create_consumer)
+    Worker.on_setup_root_logger = getattr(  # type: ignore[method-assign]
+        setup_root_logger, "__wrapped__", setup_root_logger)
+    yield
+    AIOKafkaConsumerThread._create_worker_consumer = create_consumer  # type: ignore[method-assign]
+    Worker.on_setup_root_logger = setup_root_logger  # type: ignore[method-assign]
+
+
+def _upstream_create_worker_consumer() -> object:
+    method = AIOKafkaConsumerThread._create_worker_consumer
+    return getattr(method, "__wrapped__", method)
+
+
+def _app(**kwargs: Any) -> faust.App:
+    return faust.App(
+        "tuning-test", broker="kafka://127.0.0.1:1", store="memory://", web_enabled=False,
+        datadir=tempfile.mkdtemp(prefix="faust-tuning-test-"), **kwargs)
+
+
+def test_faust_still_hard_codes_the_fetch_wait_the_shim_replaces() -> None:
+    source = inspect.getsource(_upstream_create_worker_consumer())  # type: ignore[arg-type]
+    expected = f"fetch_max_wait_ms={faust_tuning.FAUST_FETCH_MAX_WAIT_MS},"
+    assert expected in source, (
+        "faust's aiokafka driver no longer passes a hard-coded fetch_max_wait_ms=1500: "
+        "if it is a setting now, use it and drop patch_fetch_max_wait")
+
+
+def test_aiokafka_hands_the_stored_fetch_wait_to_its_fetcher_at_start() -> None:
+    # The shim sets the attribute on the unstarted consumer; that only works while start() reads it.
+    assert "self._fetch_max_wait_ms = fetch_max_wait_ms" in inspect.getsource(
+        AIOKafkaConsumer.__init__)
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(
+        AIOKafkaConsumer.start)
+
+
+@pytest.mark.usefixtures("unpatched")
+async def test_patched_worker_consumer_waits_the_configured_time_and_keeps_the_rest() -> None:
+    app = _app(consumer_max_fetch_size=3 * 1024 * 1024)
+    faust_tuning.patch_fetch_max_wait(40)
+    faust_tuning.patch_fetch_max_wait(42)  # again: replaces, does not stack wrappers
+    thread: AIOKafkaConsumerThread = app.consumer._thread  # type: ignore[attr-defined]
+    consumer = thread._create_worker_consumer(app.transport)  # type: ignore[arg-type]
+    assert consumer._fetch_max_wait_ms == 42
+    assert consumer._max_partition_fetch_bytes == 3 * 1024 * 1024
+    patched: Any = AIOKafkaConsumerThread._create_worker_consumer
+    assert patched.__wrapped__ is _upstream_create_worker_consumer()
+
+
+@pytest.mark.usefixtures("unpatched")
+def test_fetch_wait_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        faust_tuning.patch_fetch_max_wait(0)
+
+
+def test_tuned_kwargs_are_faust_settings_and_take_effect() -> None:
+    kwargs = faust_tuning.tuned_app_kwargs()
+    unknown = set(kwargs) - set(faust.Settings.SETTINGS)
+    assert not unknown, f"faust no longer has the settings {sorted(unknown)}"
+    conf = _app(**kwargs).conf
+    assert {key: getattr(conf, key) for key in kwargs} == kwargs
+
+
+def test_cython_check_looks_for_the_modules_faust_uses() -> None:
+    # faust falls back to pure Python silently when these imports fail; cython_available() must
+    # say what faust will actually run.
+    from faust import streams
+    from faust.transport import conductor
+
+    compiled = (getattr(streams, "_CStreamIterator", None) is not None
+                and getattr(conductor, "ConductorHandler", None) is not None)
+    assert faust_tuning.cython_available() is compiled
+    assert faust_tuning.tuned_app_kwargs()["cython_optimizations"] is compiled
+
+
+def test_cython_optimizations_is_still_an_opt_in_faust_reads() -> None:
+    from faust.utils.optin import cython_optimizations_enabled
+
+    assert faust.Settings.SETTINGS["cython_optimizations"].default is False
+    assert cython_optimizations_enabled(_app(cython_optimizations=True).conf) is True
+
+
+def test_use_uvloop_makes_new_loops_uvloop() -> None:
+    before = asyncio.get_event_loop_policy()
+    try:
+        faust_tuning.use_uvloop()
+        loop = asyncio.new_event_loop()
+        try:
+            assert isinstance(loop, uvloop.Loop)
+        finally:
+            loop.close()
+    finally:
+        asyncio.set_event_loop_policy(before)
+
+
+def test_faust_worker_still_lowers_the_root_logger_for_its_spinner() -> None:
+    method = Worker.on_setup_root_logger
+    upstream: Any = getattr(method, "__wrapped__", method)
+    assert "self._setup_spinner_handler(logger, level)" in inspect.getsource(upstream)
+    spinner_setup = inspect.getsource(Worker._setup_spinner_handler)
+    assert "if self.spinner:" in spinner_setup, "the spinner is no longer optional"
+    assert "logger.setLevel(logging.DEBUG)" in spinner_setup, (
+        "faust's spinner no longer lowers the root logger: drop patch_quiet_root_logger")
+
+
+def _configured_logger(worker: Worker) -> logging.Logger:
+    logger = logging.Logger("tuning-test-root", logging.WARNING)
+    logger.addHandler(logging.NullHandler())
+    worker.on_setup_root_logger(logger, logging.WARNING)
+    return logger
+
+
+@pytest.mark.usefixtures("unpatched")
+async def test_quiet_root_logger_keeps_the_configured_level_at_warn() -> None:
+    worker = Worker(_app(), loglevel="warn")
+    assert _configured_logger(worker).level == logging.DEBUG  # what the shim is for
+    faust_tuning.patch_quiet_root_logger()
+    faust_tuning.patch_quiet_root_logger()  # again: replaces, does not stack wrappers
+    worker = Worker(_app(), loglevel="warn")
+    logger = _configured_logger(worker)
+    assert logger.level == logging.WARNING
+    assert len(logger.handlers) == 1  # no spinner handler added
+    assert worker.spinner is None
+
+
+def test_faust_consumers_still_keep_committed_offsets_per_partition() -> None:
+    from faust.transport.consumer import Consumer
+
+    init = inspect.getsource(Consumer.__init__)
+    assert "self._committed_offset = defaultdict(lambda: None)" in init, (
+        "Consumer._committed_offset changed: fix streams.faust_tuning.committed_offset")
+    assert "self._committed_offset.update(" in inspect.getsource(Consumer.perform_seek)
+
+
+def test_take_events_still_acks_its_batch_in_a_finally_by_reference_count() -> None:
+    from faust.streams import Stream
+    from faust.types.tuples import Message
+
+    source = inspect.getsource(Stream.take_events)
+    finally_part = source[source.index("yield list(events)"):]
+    assert "finally:" in finally_part and "await self.ack(event)" in finally_part, (
+        "take_events no longer acks in its finally: streams.pipeline.agent.consume's extra "
+        "reference may be unneeded, or wrong")
+    ack = inspect.getsource(Message.ack)
+    assert "if not self.decref(n):" in ack, "acks no longer count references"
+    assert hasattr(Message, "incref") and hasattr(Message, "decref")

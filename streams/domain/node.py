@@ -79,11 +79,12 @@ class NodeState:
         )
 
     def view(self) -> dict[str, Any]:
-        """What `GET /nodes/{node_id}` shows: the snapshot and its network rates."""
+        """What `GET /nodes/{node_id}` shows: the snapshot, its network rates, its silence."""
         return {
             **self.snapshot.as_json_dict(),
             "network_rx_bytes_per_second": self.rates.rx_bytes_per_second,
             "network_tx_bytes_per_second": self.rates.tx_bytes_per_second,
+            "silent": self.silent,
         }
 
 

@@ -48,6 +48,8 @@ async def test_a_node_that_goes_silent_and_comes_back_raises_and_clears_one_aler
     assert raised["cleared_at"] is None
     assert await wait_for(lambda: open_silent_gauge(worker.url), 10,
                           what="fleetstream_alerts_open{kind=node.silent} at 1") == 1.0
+    status, view = await ahttp("GET", f"{worker.url}/nodes/{node_id}")
+    assert status == 200 and view["silent"] is True, view
 
     # A restart while the node stays silent: the stream worker takes the partition over again
     # and must not raise a second alert (the state says silent; a re-raise has the same id).
@@ -69,6 +71,8 @@ async def test_a_node_that_goes_silent_and_comes_back_raises_and_clears_one_aler
         await asyncio.sleep(4)  # longer than the threshold: no new raise while the node reports
         assert len(await silent_alerts(app_env, node_id)) == 1
         assert await open_silent_gauge(worker.url) == 0.0
+        _, view = await ahttp("GET", f"{worker.url}/nodes/{node_id}")
+        assert view["silent"] is False, view
         topic: list[dict[str, Any]] = [
             a for a in await app_env.consume_json("alerts", 3, timeout=3)
             if a["kind"] == "node.silent" and a["subject"] == node_id]

@@ -124,6 +124,7 @@ def test_a_node_silent_for_the_threshold_raises_one_alert_at_a_deterministic_tim
     assert (alert.kind, alert.subject, alert.state) == (ALERT_KIND, "n1", "raised")
     assert alert.at == T0 + timedelta(seconds=60 + SILENT_S)
     assert silent.silent and silent.open_alert == alert.alert_id
+    assert silent.view()["silent"] and not state.view()["silent"]
     assert sweep(silent, last + 10 * SILENT_S * US, SILENT_S) is None, "raised once"
     # A restart or takeover sweeping the stored state before it went silent re-raises the same id.
     again = sweep(NodeState.from_value(state.to_value()), last + 5 * SILENT_S * US, SILENT_S)

@@ -282,6 +282,9 @@ SETTINGS: tuple[Setting, ...] = (
             "A running backup job silent this long is stalled.", used_by=_WORKER),
     Setting("worker_inactive_seconds", "FLEETSTREAM_WORKER_INACTIVE_SECONDS", _positive_float,
             "30", "A worker without a heartbeat this long is inactive.", used_by=_WORKER),
+    Setting("node_silent_seconds", "FLEETSTREAM_NODE_SILENT_SECONDS", _positive_float, "180",
+            "A node without a snapshot this long is silent (a node.silent alert; default: three "
+            "node intervals).", used_by=_WORKER),
     Setting("sweep_interval_seconds", "FLEETSTREAM_SWEEP_INTERVAL_SECONDS", _positive_float,
             "1.0", "How often staleness/inactivity is checked.", used_by=_WORKER),
     Setting("retention_seconds", "FLEETSTREAM_RETENTION_SECONDS", _retention, "",
@@ -363,6 +366,7 @@ class Settings:
     stale_after_seconds: float
     stalled_after_seconds: float
     worker_inactive_seconds: float
+    node_silent_seconds: float
     sweep_interval_seconds: float
     retention_seconds: dict[str, float]
     web_host: str

@@ -4,7 +4,9 @@ Why it exists: the seed's backup client sends a body without `seq`, `event_id` o
 names the job in the URL path. Here:
 - `job_type` and `job_id` come from the path (a body `job_type` that disagrees is an error);
 - `seq` is the body's `timestamp` in microseconds since the epoch: the client's reports are
-  monotonic per job in event time, which is exactly what `seq` must be;
+  monotonic per job in event time, which is exactly what `seq` must be. The seed's timestamps
+  have one-second resolution, so two reports of one second share a `seq`; the fold orders those
+  by progress and `event_id` (`streams.domain.backup`), so both count whatever their order;
 - `event_id` is a uuid5 of job_id, that timestamp and a hash of the body's content (key order
   does not matter), so a client that re-POSTs the same body produces a duplicate the workers drop.
 

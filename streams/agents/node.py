@@ -2,8 +2,10 @@
 
 Why it exists: it hands the runtime (`streams.pipeline`) the node domain: each snapshot advances
 the node's state (`streams.domain.node.advance`: network rates, duplicates, out-of-order), every
-snapshot becomes a history row and a point (`streams.projections.node`), and a node silent for
-longer than its retention (`FLEETSTREAM_RETENTION_SECONDS` nodes=...) leaves the table.
+snapshot becomes a history row and a point (`streams.projections.node`), the sweep raises one
+`node.silent` alert for a node silent for FLEETSTREAM_NODE_SILENT_SECONDS (its next fresh
+snapshot clears it: `streams.domain.node.sweep` / `fold`), and a node silent for longer than
+its retention (`FLEETSTREAM_RETENTION_SECONDS` nodes=...) leaves the table.
 A snapshot's row depends on the state before it; the runtime stores states only after the rows
 are durable, so a re-delivered batch recomputes the same rows (the sinks then skip them).
 """
@@ -14,10 +16,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from schemas.event import decode, epoch_micros
-from schemas.node import NodeRates, NodeSnapshot
+from schemas.node import NodeSnapshot
 from streams import tables, topics
 from streams.app import settings
-from streams.domain.node import NodeState, advance
+from streams.domain import node
+from streams.domain.node import NodeState
 from streams.pipeline.domain import Domain, Projected, Record, State, Step
 from streams.pipeline.register import points, postgres, register
 from streams.projections import node as projection
@@ -29,7 +32,8 @@ class Nodes(Domain[NodeSnapshot]):
 
     name = "node"
 
-    def __init__(self, retention_s: float) -> None:
+    def __init__(self, silent_after_s: float, retention_s: float) -> None:
+        self.silent_after_s = silent_after_s
         self.retention_us = round(retention_s * 1_000_000)
 
     def decode(self, record: Record, latest: datetime) -> NodeSnapshot:
@@ -44,14 +48,9 @@ class Nodes(Domain[NodeSnapshot]):
     def fold(self, key: str, before: State | None, events: Sequence[NodeSnapshot],
              now_us: int) -> Step:
         current = None if before is None else NodeState.from_value(before)
-        advanced: NodeState | None = None
-        emitted: list[tuple[NodeSnapshot, NodeRates]] = []
-        for snapshot in events:
-            step = advance(advanced or current, snapshot)
-            emitted.append((snapshot, step.rates))
-            if step.state is not None:
-                advanced = step.state
-        return Step(None if advanced is None else advanced.to_value(), emitted=emitted)
+        folded = node.fold(current, events, now_us, self.silent_after_s)
+        state = None if folded.state is None else folded.state.to_value()
+        return Step(state, folded.alerts, emitted=folded.emitted)
 
     def project(self, key: str, state: State | None, step: Step) -> Projected:
         point = projection.points(key, step.emitted)
@@ -59,9 +58,13 @@ class Nodes(Domain[NodeSnapshot]):
                 POINTS: [point] if point else []}
 
     def sweep(self, key: str, state: State, now_us: int) -> Step | None:
-        last_us = epoch_micros(NodeState.from_value(state).snapshot.ts)
-        return Step(delete=True) if now_us - last_us >= self.retention_us else None
+        current = NodeState.from_value(state)
+        if now_us - epoch_micros(current.snapshot.ts) >= self.retention_us:
+            return Step(delete=True)
+        swept = node.sweep(current, now_us, self.silent_after_s)
+        return None if swept is None else Step(swept[0].to_value(), [swept[1]])
 
 
-pipeline = register(Nodes(settings.retention_seconds["nodes"]), topics.node, tables.nodes,
-                    [postgres(), points()], sweep_quiet_s=settings.retention_seconds["nodes"])
+pipeline = register(Nodes(settings.node_silent_seconds, settings.retention_seconds["nodes"]),
+                    topics.node, tables.nodes, [postgres(), points()],
+                    sweep_quiet_s=settings.node_silent_seconds)

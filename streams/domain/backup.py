@@ -5,25 +5,41 @@ is tested on its own with property-based tests; `streams.agents.backup` is thin 
 
 The state of a job is a JSON-compatible dict (it lives in a changelog-backed table). It is a
 function of the SET of reports received, not of their order, so duplicates, redeliveries and
-out-of-order reports never double count or regress:
-- every disk keeps the values of the highest-`seq` report that mentioned it (last writer wins by
-  `seq`); a disk missing from a report keeps its values;
-- job-level fields (status, phase, total, job type) come from the highest-`seq` report;
+out-of-order reports never double count or regress. Reports are ordered by their `rank`:
+`seq`, then, among reports of one `seq`, by progress: status (pending < running < ended), then
+bytes (the sum of the report's disks, else its own `bytes_transferred`), then `event_id` as the
+last tiebreak. Why: seed 003's timestamps have one-second resolution and its `seq` is that
+timestamp, so two reports of one second share a `seq`; before, the one that arrived second was
+dropped, and 1 GB then 2 GB ended at 1 GB while the other order ended at 2 GB. Within a second
+the report that got further is taken as the newer one; two that got equally far (say, the same
+bytes and a new phase) are told apart by `event_id`, which for seed bodies is a hash of their
+content: the result is one of them, the same in every arrival order. An exact re-send has the
+same content, so the same `event_id` and rank, and changes nothing. A disk copy restarted within
+one second (its bytes going down) is not seen: the report with more bytes ranks higher.
+- every disk keeps the values of the highest-ranked report that mentioned it (last writer wins
+  by rank); a disk missing from a report keeps its values;
+- job-level fields (status, phase, total, job type, the client's speed and ETA) come from the
+  highest-ranked report;
 - job bytes are the SUM of its disks (the seed's bug was a job total stuck at 0); only a job
   that never reported any disk falls back to its own `bytes_transferred`;
 - percent = bytes / total, clamped to [0, 100] (100 once completed);
 - speed (running jobs) is an EWMA of Δbytes/Δt on EVENT time over the `SAMPLE_WINDOW` reports
-  with the highest `seq` (a window chosen by `seq` is order-independent); ETA = remaining / speed.
+  with the highest `seq` (one sample per `seq`, from its highest-ranked report; a window chosen
+  by `seq` is order-independent); ETA = remaining / speed. Until there is such a speed (a
+  job's first report, or reports all within one second), the job shows the speed and ETA its
+  highest-ranked report claims (`transfer_speed_bps`, `eta_seconds`; an ETA it did not send
+  is computed from its speed).
 
 Restarted disk copy: a disk whose bytes go DOWN in a report with a higher `seq` is taken as-is.
 The reporter restarted that disk's copy, so its earlier bytes are no longer on the target; job
 bytes and percent drop accordingly, and that interval is left out of the speed.
 
 Ending: the first terminal report (`completed`, `failed`, `cancelled`: the lowest terminal
-`seq`) ends the job and freezes it. Reports with a higher `seq` are ignored, also when they
-arrived before it (the terminal report then overrides the disks it lists; a disk it does not list
-keeps what it had). An ended job's speed is its average over the whole job, its ETA 0 when
-completed and none otherwise; `completed_us` is when it ended, whatever the outcome.
+`seq`; within that `seq` the highest-ranked) ends the job and freezes it. Reports with a higher
+`seq` are ignored, also when they arrived before it (the terminal report then overrides the
+disks it lists; a disk it does not list keeps what it had). An ended job's speed is its average
+over the whole job, its ETA 0 when completed and none otherwise; `completed_us` is when it
+ended, whatever the outcome.
 
 Staleness is the one part that depends on the wall clock: `sweep` compares `now` with the event
 time of the latest report; the runtime does not sweep partitions the worker is still catching up
@@ -33,6 +49,8 @@ Levels: 0 fresh, 1 stale, 2 stalled. Every transition up raises one
 alert whose time is the deterministic `last_telemetry + threshold` (so a worker re-raising it
 after a crash produces the same `alert_id`); fresh telemetry clears every raised level, one
 clearing alert each, naming the id of the alert it clears (kept in the state's `open_alerts`).
+Only a report with a newer `seq` is fresh telemetry: one more report of the latest second,
+delivered late, updates the figures but does not end a stale spell.
 """
 
 from __future__ import annotations
@@ -55,6 +73,7 @@ FRESH, STALE, STALLED = 0, 1, 2
 STALENESS = ("fresh", "stale", "stalled")
 """The name of each level, as views, the CLI and the `backup_jobs.staleness` column show it."""
 ALERT_KINDS = {STALE: "backup.stale", STALLED: "backup.stalled"}
+_STATUS_RANK = {"pending": 0, "running": 1, **dict.fromkeys(ENDED_STATUSES, 2)}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -73,7 +92,8 @@ def _new_job(event: BackupProgress, ts: int) -> State:
     return {
         "job_id": event.job_id, "job_type": event.job_type, "status": event.status,
         "current_phase": event.current_phase, "version": event.seq, "last_seq": -1,
-        "ended_seq": None, "reported_bytes": 0, "reported_total": 0, "error": None,
+        "last_rank": [-1], "ended_seq": None, "ended_rank": None, "reported_bytes": 0,
+        "reported_total": 0, "reported_speed": None, "reported_eta": None, "error": None,
         "started_us": ts, "last_telemetry_us": ts, "completed_us": None,
         "disks": {}, "samples": [], "stale_level": FRESH, "stale_since_us": None,
     }
@@ -85,60 +105,96 @@ def _event_bytes(event: BackupProgress) -> int:
     return event.bytes_transferred
 
 
+def rank(event: BackupProgress) -> list[Any]:
+    """Where a report stands among its job's reports (see the module): seq, then progress.
+
+    [seq, status rank, bytes, event id]: the bytes are also the report's speed sample."""
+    return [event.seq, _STATUS_RANK[event.status], _event_bytes(event), str(event.event_id)]
+
+
+def _rank_of(entry: State) -> list[Any]:
+    # States stored before ranks existed carry only `seq`: they rank below any report of it.
+    rank_: list[Any] = entry.get("rank") or [entry["seq"]]
+    return rank_
+
+
+def _ended_rank(job: State) -> list[Any] | None:
+    ended: list[Any] | None = job.get("ended_rank")
+    if ended is None and job["ended_seq"] is not None:
+        ended = [job["ended_seq"]]
+    return ended
+
+
+def _ends_earlier(order: list[Any], ended: list[Any] | None) -> bool:
+    """True when a terminal report ranked `order` ends the job before the end `ended`."""
+    if ended is None or order[0] < ended[0]:
+        return True
+    # Within one seq (one second of seed 003) the report that got furthest is the later one.
+    return bool(order[0] == ended[0] and order > ended)
+
+
 def _apply(job: State | None, event: BackupProgress) -> State:
     ts = epoch_micros(event.ts)
     if job is None:
         job = _new_job(event, ts)
     # `version` is the highest seq ever seen: the projections' monotonic guard.
     job["version"] = max(job["version"], event.seq)
-    ended = job["ended_seq"]
-    if ended is not None and event.seq > ended:
+    order = rank(event)
+    ended = _ended_rank(job)
+    if ended is not None and event.seq > ended[0]:
         return job
-    ends_now = event.status in ENDED_STATUSES and (ended is None or event.seq < ended)
+    ends_now = event.status in ENDED_STATUSES and _ends_earlier(order, ended)
     if ends_now:
-        job["ended_seq"] = event.seq
+        job["ended_seq"], job["ended_rank"] = event.seq, order
         job["samples"] = []
-    if ends_now or event.seq > job["last_seq"]:
+    if ends_now or order > (job.get("last_rank") or [job["last_seq"]]):
+        fresher = event.seq > job["last_seq"]
         job.update(
             job_type=event.job_type, status=event.status, current_phase=event.current_phase,
-            last_seq=event.seq, last_telemetry_us=ts, reported_bytes=event.bytes_transferred,
-            reported_total=event.total_bytes, error=event.error,
-            completed_us=ts if job["ended_seq"] is not None else None)
-        if job["stale_level"] != FRESH:
+            last_seq=event.seq, last_rank=order, last_telemetry_us=ts,
+            reported_bytes=event.bytes_transferred, reported_total=event.total_bytes,
+            reported_speed=event.transfer_speed_bps, reported_eta=event.eta_seconds,
+            error=event.error, completed_us=ts if job["ended_seq"] is not None else None)
+        if job["stale_level"] != FRESH and (fresher or ends_now):
             job["stale_level"], job["stale_since_us"], job["open_alerts"] = FRESH, None, {}
     job["started_us"] = min(job["started_us"], ts)
     disks: dict[str, Any] = job["disks"]
     for disk in event.disks:
         key = str(disk.disk_index)
         current = disks.get(key)
-        newer = current is None or event.seq > current["seq"]
-        if newer or (ends_now and current is not None and current["seq"] > event.seq):
+        newer = current is None or order > _rank_of(current)
+        if newer or (ends_now and current is not None and _rank_of(current) > order):
             disks[key] = {
-                "seq": event.seq, "bytes_transferred": disk.bytes_transferred,
+                "seq": event.seq, "rank": order, "bytes_transferred": disk.bytes_transferred,
                 "total_bytes": disk.total_bytes, "reported_percent": disk.progress_percent,
                 "status": disk.status,
             }
     if job["ended_seq"] is None:
-        _add_sample(job, event.seq, ts, _event_bytes(event))
+        _add_sample(job, order, ts, order[2])
     return job
 
 
-def _add_sample(job: State, seq: int, ts: int, transferred: int) -> None:
-    samples: list[list[int]] = job["samples"]
-    if any(sample[0] == seq for sample in samples):
-        return
-    samples.append([seq, ts, transferred])
-    samples.sort()
+def _add_sample(job: State, order: list[Any], ts: int, transferred: int) -> None:
+    """One sample [seq, event time µs, bytes, rank] per seq: that of its highest-ranked report."""
+    samples: list[list[Any]] = job["samples"]
+    seq = order[0]
+    same = next((sample for sample in samples if sample[0] == seq), None)
+    if same is not None:
+        if len(same) > 3 and same[3] >= order:
+            return
+        samples.remove(same)
+    samples.append([seq, ts, transferred, order])
+    samples.sort(key=lambda sample: sample[0])
     del samples[:-SAMPLE_WINDOW]
 
 
-def smoothed_speed(samples: list[list[int]]) -> float | None:
-    """EWMA of Δbytes/Δt (bytes per second) over samples [seq, event time µs, bytes] by seq.
+def smoothed_speed(samples: list[list[Any]]) -> float | None:
+    """EWMA of Δbytes/Δt (bytes per second) over samples [seq, event time µs, bytes, ...] by seq.
 
     Intervals without time passing or with bytes going down (a restarted disk) are left out.
     """
     speed: float | None = None
-    for (_, t0, b0), (_, t1, b1) in itertools.pairwise(samples):
+    for (_, t0, b0, *_), (_, t1, b1, *_) in itertools.pairwise(samples):
         if t1 <= t0 or b1 < b0:
             continue
         rate = (b1 - b0) * 1_000_000 / (t1 - t0)
@@ -153,8 +209,12 @@ def _derive(job: State) -> None:
     if not total and disks and all(d["total_bytes"] for d in disks):
         total = sum(d["total_bytes"] for d in disks)
     status = job["status"]
-    if job["ended_seq"] is None:
-        speed = smoothed_speed(job["samples"])
+    ongoing = job["ended_seq"] is None
+    own_speed = None
+    if ongoing:
+        own_speed = speed = smoothed_speed(job["samples"])
+        if speed is None:
+            speed = job.get("reported_speed")
     else:
         elapsed = (job["last_telemetry_us"] - job["started_us"]) / 1_000_000
         speed = transferred / elapsed if elapsed > 0 else None
@@ -164,11 +224,13 @@ def _derive(job: State) -> None:
     else:
         percent = _percent(transferred, total)
         eta = None
-        if job["ended_seq"] is None and speed and total:
-            eta = math.ceil(max(total - transferred, 0) / speed)
-            if eta > MAX_SECONDS:
-                # A crawl towards a huge total: no ETA a person or a column could use.
-                eta = None
+        if ongoing and own_speed is None and job.get("reported_eta") is not None:
+            eta = math.ceil(job["reported_eta"])  # the client's own claim, until we have ours
+        elif ongoing and speed and total:
+            remaining = max(total - transferred, 0) / speed
+            # A crawl towards a huge total (or a client's tiny speed): no ETA a person or a
+            # column could use, and an infinite quotient would not round.
+            eta = math.ceil(remaining) if remaining <= MAX_SECONDS else None
     job.update(bytes_transferred=transferred, total_bytes=total, transfer_speed_bps=speed,
                eta_seconds=eta, progress_percent=percent)
     for index, disk in job["disks"].items():

@@ -47,9 +47,10 @@ def _open_alerts() -> list[tuple[list[str], float]]:
     levels = [job["stale_level"] for _, job in tables.jobs.owned_items()]
     inactive = sum(1 for _, w in tables.workers.owned_items() if not w["is_active"]
                    and w.get("inactive_since_us") is not None)
+    silent = sum(1 for _, n in tables.nodes.owned_items() if n.get("silent"))
     return [(["backup.stale"], float(sum(1 for level in levels if level >= STALE))),
             (["backup.stalled"], float(sum(1 for level in levels if level >= STALLED))),
-            (["worker.inactive"], float(inactive))]
+            (["worker.inactive"], float(inactive)), (["node.silent"], float(silent))]
 
 
 PRESENT.gauge("fleetstream_sink_degraded", "1 while a sink fails to take writes.", ["sink"],

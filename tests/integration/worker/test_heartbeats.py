@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import uuid
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from tests.integration.helpers import FLEETSTREAM, REPO, AppEnv, ahttp, tsdb_export, wait_for
@@ -184,3 +187,45 @@ async def test_inactivity_is_raised_once_across_stream_worker_restarts(app_env: 
     await wait_for(lambda: _is_active(worker.url, "w-r", True), 20, what="w-r active again")
     alerts = await worker_alerts(app_env, 3, timeout=3)
     assert [a["state"] for a in alerts] == ["raised", "cleared"]
+
+
+async def test_regression_a_running_task_without_task_id_is_listed_with_a_derived_id(
+        app_env: AppEnv) -> None:
+    """Issue 10 item 14: one task without `task_id` used to reject the whole heartbeat (422)."""
+    worker = await app_env.start_worker()
+    posted, raw = (f"w-noid-{n}-{uuid.uuid4().hex[:6]}" for n in (1, 2))
+    tasks: list[dict[str, Any]] = [{"task_id": "t-1", "name": "train"},
+                                   {"name": "eval", "progress_percent": 5}]
+    status, body = await ahttp("POST", f"{worker.url}/api/heartbeat",
+                               heartbeat_body(posted, running_tasks=tasks))
+    assert status == 202, body
+    # The same body produced straight to the topic (an emitter of its own) is read alike.
+    record = {**heartbeat_body(raw, running_tasks=tasks), "schema": "worker.heartbeat/1",
+              "event_id": str(uuid.uuid4()), "source": "test",
+              "ts": datetime.now(UTC).isoformat()}
+    await app_env.produce(app_env.topic("heartbeat"), [(raw.encode(), json.dumps(record).encode())])
+
+    for worker_id in (posted, raw):
+        one = await wait_for(partial(_telemetry, worker.url, worker_id), 20,
+                             what=f"{worker_id} listed")
+        listed = [(t["task_id"], t["name"]) for t in one["running_tasks"]]
+        assert listed[0] == ("t-1", "train") and listed[1][1] == "eval", listed
+        assert listed[1][0].startswith("task-"), listed
+    _, again = await ahttp("GET", f"{worker.url}/telemetry/{posted}")
+    status, beat = await ahttp("POST", f"{worker.url}/api/heartbeat",
+                               heartbeat_body(posted, running_tasks=[
+                                   {**tasks[1], "progress_percent": 60}]))
+    assert status == 202, beat
+
+    async def progressed() -> Any:
+        _, now = await ahttp("GET", f"{worker.url}/telemetry/{posted}")
+        tasks_now = now["running_tasks"]
+        return len(tasks_now) == 1 and tasks_now[0]["progress_percent"] == 60 and tasks_now
+    [moved] = await wait_for(progressed, 20, what="the task's progress")
+    assert moved["task_id"] == again["running_tasks"][1]["task_id"], "the id stays put"
+
+
+async def _telemetry(url: str, worker_id: str) -> dict[str, Any]:
+    status, body = await ahttp("GET", f"{url}/telemetry/{worker_id}")
+    found: dict[str, Any] = body if status == 200 else {}
+    return found

@@ -6,10 +6,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.adapters.seed003 import from_seed_body
 from schemas.backup import BackupProgress
 from streams.domain.backup import (
     STALLED,
@@ -24,13 +26,13 @@ US = 1_000_000
 
 
 def report(seq: int, disks: list[int], *, status: str = "running", at: datetime | None = None,
-           totals: list[int] | None = None, total: int = 0, phase: str = "transferring"
-           ) -> BackupProgress:
+           totals: list[int] | None = None, total: int = 0, phase: str = "transferring",
+           **claims: float) -> BackupProgress:
     sizes: list[int | None] = list(totals) if totals else [None] * len(disks)
     return BackupProgress.model_validate({
         "event_id": uuid.uuid4(), "source": "test", "ts": at or T0 + timedelta(seconds=seq),
         "job_id": "job-1", "job_type": "backup", "status": status, "current_phase": phase,
-        "seq": seq, "total_bytes": total,
+        "seq": seq, "total_bytes": total, **claims,
         "disks": [{"disk_index": i, "bytes_transferred": b, "total_bytes": sizes[i],
                    "status": "transferring"} for i, b in enumerate(disks)]})
 
@@ -131,7 +133,9 @@ def test_ended_jobs_never_go_stale() -> None:
 
 @st.composite
 def job_reports(draw: st.DrawFn) -> list[BackupProgress]:
-    """A job's reports in send order: growing disks, maybe restarts, maybe an end and stragglers."""
+    """A job's reports in send order: growing disks, maybe restarts, maybe an end and stragglers,
+    and maybe several reports within one second (seed 003: one `seq`, more bytes or a new
+    phase, or the same figures again)."""
     n_disks = draw(st.integers(1, 4))
     n = draw(st.integers(1, 12))
     totals = [draw(st.integers(1, 10_000)) for _ in range(n_disks)]
@@ -139,17 +143,23 @@ def job_reports(draw: st.DrawFn) -> list[BackupProgress]:
     at = T0
     events = []
     end_at = draw(st.one_of(st.none(), st.integers(1, n)))
-    for seq in range(1, n + 1):
-        at += timedelta(microseconds=draw(st.integers(1, 5 * US)))
+    seq = 0
+    for number in range(1, n + 1):
+        same_second = seq > 0 and draw(st.integers(0, 3)) == 0
+        if not same_second:
+            seq += 1
+            at += timedelta(microseconds=draw(st.integers(1, 5 * US)))
         for i in range(n_disks):
             if draw(st.integers(0, 9)) == 0:
                 counters[i] = draw(st.integers(0, counters[i]))  # restarted copy
             else:
                 counters[i] += draw(st.integers(0, 3000))
         status = "running"
-        if end_at == seq:
+        if end_at == number:
             status = draw(st.sampled_from(["completed", "failed", "cancelled"]))
-        events.append(report(seq, list(counters), status=status, at=at, totals=totals))
+        phase = draw(st.sampled_from(["transferring", "verifying"]))
+        events.append(report(seq, list(counters), status=status, at=at, totals=totals,
+                             phase=phase))
     return events
 
 
@@ -270,3 +280,95 @@ def test_staleness_starts_at_exactly_the_threshold() -> None:
     stale, _ = sweep(state, last + 3 * US, 3, 6) or (state, [])
     assert sweep(stale, last + 6 * US - 1, 3, 6) is None
     assert sweep(stale, last + 6 * US, 3, 6) is not None
+
+
+GB = 1024**3
+
+
+def both_orders(first: BackupProgress, second: BackupProgress) -> dict[str, Any]:
+    forward, backward = apply_events(None, [first, second]), apply_events(None, [second, first])
+    one_by_one = fold_one_by_one([second, first])
+    assert forward == backward == one_by_one, "the fold depends on the arrival order"
+    assert forward is not None
+    return forward
+
+
+def test_regression_two_seed_reports_in_one_second_both_count() -> None:
+    """Issue 10 item 10: seq is seed 003's one-second timestamp; the second report of a second
+    was dropped, so 1 GB then 2 GB ended at 1 GB (the other order at 2 GB)."""
+    state = both_orders(report(7, [1 * GB], total=10 * GB, at=T0),
+                        report(7, [2 * GB], total=10 * GB, at=T0))
+    assert state["bytes_transferred"] == 2 * GB
+    assert state["disks"]["0"]["bytes_transferred"] == 2 * GB
+    assert state["progress_percent"] == 20.0
+
+
+def test_the_end_of_a_job_in_the_same_second_as_a_running_report_ends_it_in_either_order() -> None:
+    state = both_orders(report(7, [5 * GB], at=T0),
+                        report(7, [5 * GB], status="completed", phase="done", at=T0))
+    assert (state["status"], state["current_phase"], state["eta_seconds"]) == (
+        "completed", "done", 0)
+
+
+def test_a_new_phase_with_the_same_bytes_in_one_second_gives_one_result_in_either_order() -> None:
+    copying = report(7, [GB], phase="transferring", at=T0)
+    verifying = report(7, [GB], phase="verifying", at=T0)
+    state = both_orders(copying, verifying)
+    winner = max((copying, verifying), key=lambda e: str(e.event_id))
+    assert state["current_phase"] == winner.current_phase
+
+
+def test_an_exact_re_send_of_a_seed_body_changes_nothing() -> None:
+    body = {"job_type": "backup", "status": "running", "current_phase": "transferring",
+            "total_bytes": 10 * GB, "timestamp": "2025-10-10T14:35:42Z",
+            "disks": [{"disk_index": 0, "bytes_transferred": GB, "status": "transferring"}]}
+    more = {**body, "disks": [{"disk_index": 0, "bytes_transferred": 2 * GB,
+                               "status": "transferring"}]}
+    first, second = (from_seed_body("backup", "job-1", orjson.dumps(b), "http:a")
+                     for b in (body, more))
+    again = from_seed_body("backup", "job-1", orjson.dumps(dict(reversed(body.items()))),
+                           "http:b")
+    assert again.event_id == first.event_id and again.seq == second.seq
+    state = apply_events(None, [first, second])
+    assert state is not None and state["bytes_transferred"] == 2 * GB
+    assert apply_events(state, [again, second, first]) == state
+    assert apply_events(apply_events(None, [second]), [first, again]) == state
+
+
+def test_a_late_report_of_the_latest_second_does_not_end_a_stale_spell() -> None:
+    state = apply_events(None, [report(1, [10], at=T0)])
+    assert state is not None
+    stale, _ = sweep(state, state["last_telemetry_us"] + 4 * US, 3, 6) or (state, [])
+    late = apply_events(stale, [report(1, [20], at=T0)])
+    assert late is not None and late["bytes_transferred"] == 20
+    assert late["stale_level"] == stale["stale_level"] == 1
+    assert resume_alerts(stale, late) == []
+
+
+def test_regression_the_first_report_shows_the_clients_speed_and_eta() -> None:
+    """Issue 10 item 11: speed and ETA were null until a second report gave the stream its own."""
+    first = report(1, [GB], total=10 * GB, at=T0, transfer_speed_bps=3 * GB, eta_seconds=3)
+    state = apply_events(None, [first])
+    assert state is not None
+    assert (state["transfer_speed_bps"], state["eta_seconds"]) == (3 * GB, 3)
+    assert summary(state)["transfer_speed_bps"] == 3 * GB
+    same_second = apply_events(state, [report(1, [2 * GB], total=10 * GB, at=T0,
+                                              transfer_speed_bps=4 * GB, eta_seconds=2)])
+    assert same_second is not None
+    assert (same_second["transfer_speed_bps"], same_second["eta_seconds"]) == (4 * GB, 2)
+    # Once two reports have time between them, the stream's own estimate takes over.
+    own = apply_events(same_second, [report(2, [3 * GB], total=10 * GB, at=T0 + timedelta(
+        seconds=2), transfer_speed_bps=99 * GB, eta_seconds=1)])
+    assert own is not None
+    assert own["transfer_speed_bps"] == GB // 2
+    assert own["eta_seconds"] == 14  # 7 GB left at 0.5 GB/s
+
+
+def test_a_clients_speed_without_an_eta_gives_an_eta_from_that_speed() -> None:
+    state = apply_events(None, [report(1, [GB], total=3 * GB, transfer_speed_bps=GB / 4)])
+    assert state is not None and state["eta_seconds"] == 8
+    crawl = apply_events(None, [report(1, [0], total=2**62, transfer_speed_bps=1e-300)])
+    assert crawl is not None and crawl["eta_seconds"] is None, "no overflow, no usable ETA"
+    silent = apply_events(None, [report(1, [GB], total=3 * GB)])
+    assert silent is not None
+    assert (silent["transfer_speed_bps"], silent["eta_seconds"]) == (None, None)

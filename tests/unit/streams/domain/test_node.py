@@ -1,4 +1,5 @@
-"""A node's state and network rates over a sequence of snapshots (duplicates, resets, reboots)."""
+"""A node's state and network rates over a sequence of snapshots (duplicates, resets, reboots),
+and its silence: one `node.silent` alert raised, one cleared."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from schemas.event import epoch_micros
 from schemas.node import NO_RATES, NodeRates, NodeSnapshot, snapshot_event_id
-from streams.domain.node import NodeState, advance
+from streams.domain.node import ALERT_KIND, NodeState, advance, fold, sweep
 from streams.projections.node import fields as node_fields
 
 T0 = datetime(2025, 12, 17, 10, 0, tzinfo=UTC)
@@ -99,3 +101,77 @@ def test_no_sequence_of_snapshots_gives_a_negative_rate(
     for rates in seen:
         for value in (rates.rx_bytes_per_second, rates.tx_bytes_per_second):
             assert value is None or value >= 0
+
+
+SILENT_S = 180
+US = 1_000_000
+T0_US = epoch_micros(T0)
+
+
+def reporting(*seconds: float) -> NodeState:
+    folded = fold(None, [snap(s) for s in seconds], T0_US + round(max(seconds) * US), SILENT_S)
+    assert folded.state is not None and not folded.alerts
+    return folded.state
+
+
+def test_a_node_silent_for_the_threshold_raises_one_alert_at_a_deterministic_time() -> None:
+    state = reporting(0, 60)
+    last = T0_US + 60 * US
+    assert sweep(state, last + SILENT_S * US - 1, SILENT_S) is None
+    swept = sweep(state, last + SILENT_S * US, SILENT_S)
+    assert swept is not None
+    silent, alert = swept
+    assert (alert.kind, alert.subject, alert.state) == (ALERT_KIND, "n1", "raised")
+    assert alert.at == T0 + timedelta(seconds=60 + SILENT_S)
+    assert silent.silent and silent.open_alert == alert.alert_id
+    assert silent.view()["silent"] and not state.view()["silent"]
+    assert sweep(silent, last + 10 * SILENT_S * US, SILENT_S) is None, "raised once"
+    # A restart or takeover sweeping the stored state before it went silent re-raises the same id.
+    again = sweep(NodeState.from_value(state.to_value()), last + 5 * SILENT_S * US, SILENT_S)
+    assert again is not None and again[1].alert_id == alert.alert_id
+
+
+def test_a_fresh_snapshot_clears_the_silence_naming_the_raised_alert() -> None:
+    state = reporting(0)
+    swept = sweep(state, T0_US + 200 * US, SILENT_S)
+    assert swept is not None
+    silent, raised = swept
+    back = fold(NodeState.from_value(silent.to_value()), [snap(300), snap(360)],
+                T0_US + 361 * US, SILENT_S)
+    assert back.state is not None and not back.state.silent and back.state.open_alert is None
+    assert [(a.kind, a.state, a.clears, a.at) for a in back.alerts] == [
+        (ALERT_KIND, "cleared", raised.alert_id, T0 + timedelta(seconds=300))]
+    assert [s.ts for s, _ in back.emitted] == [T0 + timedelta(seconds=300),
+                                                T0 + timedelta(seconds=360)]
+    assert sweep(back.state, T0_US + 361 * US, SILENT_S) is None
+
+
+def test_a_drained_backlog_of_old_snapshots_does_not_end_the_silence() -> None:
+    state = reporting(0)
+    swept = sweep(state, T0_US + 1000 * US, SILENT_S)
+    assert swept is not None
+    backlog = fold(swept[0], [snap(60), snap(120)], T0_US + 1000 * US, SILENT_S)
+    assert backlog.state is not None and backlog.state.silent and not backlog.alerts
+    assert backlog.state.snapshot.ts == T0 + timedelta(seconds=120)
+    assert sweep(backlog.state, T0_US + 1000 * US, SILENT_S) is None, "no second raise"
+    fresh = fold(backlog.state, [snap(990)], T0_US + 1000 * US, SILENT_S)
+    assert [a.clears for a in fresh.alerts] == [swept[1].alert_id]
+
+
+def test_duplicates_and_older_snapshots_do_not_end_a_silence() -> None:
+    state = reporting(0, 60)
+    swept = sweep(state, T0_US + 300 * US, SILENT_S)
+    assert swept is not None
+    again = fold(swept[0], [snap(60), snap(30)], T0_US + 100 * US, SILENT_S)
+    assert again.state is None and not again.alerts
+
+
+def test_silence_survives_the_table_round_trip_and_rates_keep_flowing() -> None:
+    state = reporting(0)
+    swept = sweep(state, T0_US + 200 * US, SILENT_S)
+    assert swept is not None
+    stored = NodeState.from_value(swept[0].to_value())
+    assert stored == swept[0]
+    step = advance(stored, snap(100, rx=1000))
+    assert step.state is not None and step.state.silent, "advance keeps the silence"
+    assert step.rates.rx_bytes_per_second == 10.0

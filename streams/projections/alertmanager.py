@@ -12,7 +12,7 @@ Prometheus does every minute. fleetstream sends each transition once; the cleari
 timeout, ends it (`endsAt` = the clear time, in the past, so Alertmanager resolves it at once).
 Both records are deterministic (derived from the alert alone), so re-sending them is idempotent.
 Alertmanager keeps alerts in memory only: a restarted Alertmanager forgets the firing ones until
-they are re-sent (see the report / docs; the PostgreSQL `alerts` table is the durable record).
+their next transition (the PostgreSQL `alerts` table, open rows, stays the durable record).
 
 What it must not do: read a clock, or decide whether an alert is worth sending.
 """

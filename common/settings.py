@@ -248,6 +248,9 @@ SETTINGS: tuple[Setting, ...] = (
             used_by=_WORKER),
     Setting("influx_token", "INFLUX_TOKEN", _optional, "", "InfluxDB API token.",
             used_by=_WORKER, secret=True),
+    Setting("alertmanager_url", "FLEETSTREAM_ALERTMANAGER_URL", http_url, "",
+            "Alertmanager base URL the alerts are forwarded to (API v2; empty: not forwarded).",
+            used_by=_WORKER, url_with_credentials=True),
     Setting("batch_max_lines", "BATCH_MAX_LINES", _positive_int, "2000",
             "Flush a sink batch at this many rows/lines.", used_by=_WORKER),
     Setting("batch_max_sec", "BATCH_MAX_SEC", _positive_float, "1.0",
@@ -350,6 +353,7 @@ class Settings:
     influx_url: str
     influx_db: str
     influx_token: str
+    alertmanager_url: str
     batch_max_lines: int
     batch_max_sec: float
     libvirt_uri: str

@@ -2,8 +2,11 @@
 
 Why it exists: one command shows fleetstream working end to end: the local stack, a stream worker,
 a node agent, a VM agent on libvirt's built-in test driver, two heartbeat emitters and a simulated
-backup job, then prints where to look. On Ctrl-C it stops every process it started, and the stack
-too if this run started it.
+backup job, then prints where to look. The worker and the agents are registered as targets of the
+stack's Prometheus (jobs `fleetstream-worker` and `fleetstream-agent`), so the alert rules and the
+dashboard see them, and the worker forwards its alerts to the stack's Alertmanager. On Ctrl-C it
+stops every process it started, unregisters the targets, and stops the stack too if this run
+started it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common.settings import read_dotenv
+from common.settings import NODE_AGENT, VM_AGENT, WORKER, Settings, read_dotenv
 from fleetstream.stack import Stack
 
 FLEETSTREAM = str(Path(sys.executable).parent / "fleetstream")
@@ -45,6 +48,31 @@ def _producers(env: dict[str, str]) -> list[tuple[str, list[str], dict[str, str]
     ]
 
 
+WORKER_JOB = "fleetstream-worker"
+AGENT_JOB = "fleetstream-agent"
+_ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})
+
+
+def _reachable(host: str, port: int) -> str:
+    # A server bound to every address is scraped on loopback.
+    return f"{'127.0.0.1' if host in _ANY_ADDRESS else host}:{port}"
+
+
+def scrape_targets(env: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(job, name, host:port) of every /metrics endpoint the demo starts, read from `env` as each
+    process reads its settings (the VM agent's with the demo's extra environment)."""
+    vm_extra = next(extra for name, _, extra in _producers(env) if name == "vm-agent")
+    worker = Settings.load(env, dotenv=None, process=WORKER)
+    node = Settings.load(env, dotenv=None, process=NODE_AGENT)
+    vm = Settings.load({**env, **vm_extra}, dotenv=None, process=VM_AGENT)
+    targets = [(WORKER_JOB, "demo-worker", _reachable(worker.web_host, worker.web_port)),
+               (AGENT_JOB, "demo-vm-agent", _reachable(vm.vm_agent_host, vm.vm_agent_port))]
+    if node.node_ws_port:
+        targets.insert(1, (AGENT_JOB, "demo-node-agent",
+                           _reachable(node.node_ws_bind, node.node_ws_port)))
+    return targets
+
+
 def main() -> int:
     stack = Stack(Path(".stack"))
     started_stack = not stack.status()[0]
@@ -69,10 +97,14 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    targets = scrape_targets(env)
     try:
+        for job, name, host_port in targets:
+            stack.register_target(job, name, host_port)
         # Short thresholds, so the simulator's silent jobs turn stale and stalled within minutes.
         spawn("worker", ["worker"], {"FLEETSTREAM_STALE_AFTER_SECONDS": "15",
-                                     "FLEETSTREAM_STALLED_AFTER_SECONDS": "45"})
+                                     "FLEETSTREAM_STALLED_AFTER_SECONDS": "45",
+                                     "FLEETSTREAM_ALERTMANAGER_URL": env["ALERTMANAGER_URL"]})
         web = env["FLEETSTREAM_WEB_URL"]
         if not _wait_http(f"{web}/health", 90):
             print(f"the worker did not come up; see {logs / 'worker.log'}", file=sys.stderr)
@@ -91,6 +123,8 @@ fleetstream demo is running (logs in {logs}/). Press Ctrl-C to stop everything.
   TSDB (InfluxDB)  {env['INFLUX_URL']}/vmui/
   PostgreSQL       {env['DATABASE_URL']}
   Kafka            {env['KAFKA_BOOTSTRAP_SERVERS']}
+  Prometheus       {env['PROMETHEUS_URL']}/targets   (scrapes {len(targets)} targets)
+  Alertmanager     {env['ALERTMANAGER_URL']}/#/alerts
 """, flush=True)
         while not stop:
             time.sleep(0.5)
@@ -106,6 +140,8 @@ fleetstream demo is running (logs in {logs}/). Press Ctrl-C to stop everything.
                 child.wait(30)
             except subprocess.TimeoutExpired:
                 child.kill()
+        for job, name, _ in targets:
+            stack.unregister_target(job, name)
         if started_stack:
             for line in stack.down():
                 print(line)

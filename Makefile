@@ -96,7 +96,7 @@ mutation: $(MUTATION_VENV)/bin/mutmut
 		| $(MUTATION_VENV)/bin/python tests/mutation_score.py
 
 # bench/faust_floor.py is not listed: bench/backup_pipeline.py runs it as its Faust baseline.
-BENCHES := stack_startup backup_pipeline outbox_throughput node_agent vm_agent
+BENCHES := stack_startup runtime backup_pipeline outbox_throughput node_agent vm_agent
 
 bench: stack-up
 	for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; done

@@ -254,7 +254,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batch_max_lines", "BATCH_MAX_LINES", _positive_int, "2000",
             "Flush a sink batch at this many rows/lines.", used_by=_WORKER),
     Setting("batch_max_sec", "BATCH_MAX_SEC", _positive_float, "1.0",
-            "Flush a sink batch after this many seconds.", used_by=_WORKER),
+            "Flush a TSDB batch after this many seconds (seed 002's InfluxDB batches).",
+            used_by=_WORKER),
+    Setting("batch_wait_seconds", "FLEETSTREAM_BATCH_WAIT_SECONDS", _positive_float, "0.05",
+            "Longest a pipeline waits to fill a batch of BATCH_MAX_LINES before it processes "
+            "what it has: small batches soon at low load, full ones under load.",
+            used_by=_WORKER),
     Setting("libvirt_uri", "LIBVIRT_URI", _non_empty, "qemu:///system",
             "libvirt connection URI for the VM agent.", used_by=_VM, url_with_credentials=True),
     Setting("poll_interval", "POLL_INTERVAL", _positive_float, "1.0",
@@ -356,6 +361,7 @@ class Settings:
     alertmanager_url: str
     batch_max_lines: int
     batch_max_sec: float
+    batch_wait_seconds: float
     libvirt_uri: str
     poll_interval: float
     device_cache_ttl: float

@@ -59,4 +59,6 @@ class Points(Domain[PointsRecord]):
         return {"tsdb": step.emitted}
 
 
-pipeline = register(Points(), topics.points, NoState(), [TsdbSink(settings)])
+# Seed 002's batches: a TSDB write waits up to BATCH_MAX_SEC to gather BATCH_MAX_LINES points.
+pipeline = register(Points(), topics.points, NoState(), [TsdbSink(settings)],
+                    batch_wait_s=settings.batch_max_sec)

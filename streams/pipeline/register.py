@@ -61,17 +61,23 @@ class NoState:
 
 
 def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sink], *,
-             sweep_quiet_s: float | None = None) -> Pipeline[Any]:
+             sweep_quiet_s: float | None = None, batch_wait_s: float | None = None
+             ) -> Pipeline[Any]:
     """The domain's pipeline as an agent on `source` (and a sweep timer when `sweep_quiet_s`:
-    partitions whose newest event is older than that are caught up on before sweeping)."""
+    partitions whose newest event is older than that are caught up on before sweeping).
+
+    A batch is processed when BATCH_MAX_LINES records are there or `batch_wait_s` (default
+    FLEETSTREAM_BATCH_WAIT_SECONDS) passed: under load batches fill at once, at low load an event
+    waits at most that long, so the wait never costs throughput and bounds latency.
+    """
+    within = settings.batch_wait_seconds if batch_wait_s is None else batch_wait_s
     pipeline: Pipeline[Any] = Pipeline(
         domain, store, sinks, agent.KafkaOutbound(topics.alerts, topics.deadletter), health,
         max_clock_skew_s=settings.max_clock_skew_seconds, on_retry=metrics.record_retry)
     PIPELINES.append((pipeline, source))
 
     async def process(stream: Any) -> None:
-        await agent.consume(pipeline, stream, max_batch=settings.batch_max_lines,
-                            within=settings.batch_max_sec)
+        await agent.consume(pipeline, stream, max_batch=settings.batch_max_lines, within=within)
 
     process.__name__ = process.__qualname__ = f"process_{domain.name}"
     app.agent(source, name=f"streams.agents.{domain.name}.process")(process)

@@ -60,8 +60,11 @@ COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
 
 def _object(properties: dict[str, Any], required: Iterable[str] | None = None,
             description: str | None = None) -> dict[str, Any]:
+    """An answer object: exactly these properties (all required unless `required` says which),
+    so a view that grows a field fails the contract test until the document says so."""
     schema: dict[str, Any] = {"type": "object", "properties": properties,
-                              "required": sorted(properties if required is None else required)}
+                              "required": sorted(properties if required is None else required),
+                              "additionalProperties": False}
     if description:
         schema["description"] = description
     return schema
@@ -132,7 +135,7 @@ def _answer_schemas() -> dict[str, Any]:
     task = _object({"task_id": IDENTIFIER, "name": _nullable({"type": "string"}),
                     "task_type": _nullable({"type": "string"}),
                     "started_at": _nullable(DATE_TIME),
-                    "progress_percent": _nullable(NUMBER)}, required=["task_id"])
+                    "progress_percent": _nullable(NUMBER)})
     worker_common = {
         "worker_id": IDENTIFIER, "cpu_usage": NUMBER, "memory_usage": NUMBER,
         "gpu_usage": _nullable(NUMBER), "last_update": {"type": "integer",

@@ -79,8 +79,7 @@ def _model_schemas() -> dict[str, Any]:
     ]
     refs, definitions = models_json_schema(wanted, ref_template=REF, by_alias=True)
     components: dict[str, Any] = definitions["$defs"]
-    # models_json_schema suffixes a name only when a model is used in both modes; the views
-    # refer to these names, so a clash would show up here rather than as a dangling $ref.
+    # The names pydantic chose (a model wanted in both modes would get -Input/-Output).
     names = {model: ref["$ref"].rsplit("/", 1)[1] for (model, _), ref in refs.items()}
     components["HeartbeatBody"] = _without(components[names[WorkerHeartbeat]],
                                            optional=_HEARTBEAT_ENVELOPE)
@@ -96,6 +95,8 @@ def _model_schemas() -> dict[str, Any]:
          "properties": {"network_rx_bytes_per_second": _nullable(NUMBER),
                         "network_tx_bytes_per_second": _nullable(NUMBER)},
          "required": ["network_rx_bytes_per_second", "network_tx_bytes_per_second"]}],
+        # Closed like the other answers: the snapshot's fields and the two rates, nothing else.
+        "unevaluatedProperties": False,
         "description": "A node's latest snapshot and its network rates (null until two "
                        "snapshots of one boot are known)."}
     return components

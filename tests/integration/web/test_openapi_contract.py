@@ -3,19 +3,30 @@
 Every operation of the document gets valid (positive) and invalid (negative) requests generated
 from the document itself: hostile path and query parameters, bodies of every shape. Each answer
 must not be a 5xx, and its status code, content type and JSON body must be ones the document
-declares for that operation. The worker runs with an ingest token, and the tables hold a worker,
-a node, a job and a VM first, so the list and per-key views answer with items, not just `{}`.
+declares for that operation; invalid requests must be refused. The worker runs with an ingest
+token, and the tables hold a worker, a node, a job and a VM first, so the list and per-key views
+answer with items, not just `{}`.
+
+Two runs: the Python API's fuzzing (counted per operation, with the refusal check), then the CLI's
+coverage phase (boundary and type-edge values of every parameter and property) and stateful
+phase (chains of calls), with the conformance checks only: pydantic's lax mode takes a few
+values the JSON Schema calls wrong ("1.5" or true for a number, unix seconds for a time), so
+the refusal check would fail there on a leniency, not a bug.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -34,6 +45,8 @@ from schemathesis.specs.openapi.checks import (
 
 from schemas.vm import VmSample
 from tests.integration.helpers import AppEnv, ahttp, wait_for
+
+SCHEMATHESIS_CLI = str(Path(sys.executable).parent / "st")
 
 EXAMPLES_PER_OPERATION = 50
 """Per operation and generation mode: 19 operations, 12 of them with inputs to make invalid,
@@ -131,6 +144,23 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, checks: list[Any],
     run()
 
 
+def cli_phases(schema_url: str, token: str, cwd: Path) -> tuple[int, str]:
+    """The CLI's coverage and stateful phases: (cases generated, its output); fails on any
+    failure (blocking: run in a thread)."""
+    checks = ",".join(check.__name__ for check in CHECKS)
+    run = subprocess.run(
+        [SCHEMATHESIS_CLI, "--no-color", "run", schema_url, "--phases", "coverage,stateful",
+         "--checks", checks, "--max-examples", str(EXAMPLES_PER_OPERATION), "--seed", "1",
+         "--generation-database", "none", "--workers", "1", "--request-timeout", "20",
+         "--header", f"Authorization: Bearer {token}"],
+        capture_output=True, text=True, cwd=cwd, timeout=300, check=False)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-8000:]
+    generated = re.search(r"(\d+) generated", output)
+    assert generated is not None, output[-3000:]
+    return int(generated.group(1)), output
+
+
 async def _seed(app_env: AppEnv, url: str, token: str) -> None:
     """One item in each table, through the real ingest endpoints (and the VM topic)."""
     auth = {"Authorization": f"Bearer {token}"}
@@ -182,6 +212,10 @@ async def test_a_live_worker_answers_every_operation_as_its_openapi_document_say
     assert not report.failures, "\n".join(report.failures)
     assert len(report.per_operation) >= 19 + 12, report.per_operation
     assert report.cases >= 10 * len(report.per_operation)
+
+    cli_cases, _ = await asyncio.to_thread(cli_phases, schema_url, token, app_env.tmp)
+    print(f"schemathesis CLI (coverage, stateful): {cli_cases} cases")
+    assert cli_cases >= 100
     assert worker.proc is not None and worker.proc.poll() is None, "the worker survived"
 
 

@@ -15,8 +15,8 @@ APT_PACKAGES := default-jre-headless maven postgresql victoria-metrics libvirt-d
 	python3-venv python3-dev chromium prometheus-node-exporter prometheus prometheus-alertmanager \
 	influxdb openssl docker-compose
 
-.PHONY: test demo lint rules schemas unit integration stack-up stack-down system-deps venv bench \
-	bench-faust bench-peer clean mutation
+.PHONY: test demo lint rules schemas unit integration contract stack-up stack-down system-deps \
+	venv bench bench-faust bench-peer clean mutation
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -68,6 +68,14 @@ test: system-deps venv
 	$(MAKE) lint
 	trap '$(BIN)/fleetstream stack down' EXIT; \
 	$(BIN)/fleetstream stack up && $(BIN)/pytest -q -p no:cacheprovider --durations=15
+
+# The API contract alone: schemathesis fuzzes a live worker from its GET /openapi.json (every
+# operation, valid and invalid requests; no 5xx, every answer as documented). `make test` runs it
+# too, with the other integration tests.
+CONTRACT_TEST := tests/integration/web/test_openapi_contract.py
+
+contract: stack-up
+	$(BIN)/pytest -q -p no:cacheprovider -s $(CONTRACT_TEST)
 
 # The demo starts the stack itself, and stops it on Ctrl-C if it was not already running.
 demo: system-deps venv

@@ -11,14 +11,14 @@ What it must not do: compute job state (the agent and the domain module do), or 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from aiohttp import web as aioweb
 from faust.web import Request, Response, View
 from faust.web.exceptions import ValidationError as BadRequest
 
 from schemas.adapters.seed003 import from_seed_body
-from schemas.backup import BackupProgress
+from schemas.backup import BackupProgress, JobStatus
 from schemas.event import now_utc
 from streams import topics
 from streams.app import app
@@ -49,6 +49,9 @@ class BackupTelemetry(View):
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 10_000
+MAX_OFFSET = 2**31 - 1
+"""The answer echoes `offset` and `offset + limit`: beyond 64 bits the JSON encoder raised and the
+view answered 500. No table holds anywhere near this many jobs."""
 
 
 def _limit(request: Request) -> tuple[int, int]:
@@ -58,9 +61,19 @@ def _limit(request: Request) -> tuple[int, int]:
         offset = int(request.query.get("offset", 0))
     except ValueError:
         raise BadRequest("limit and offset must be integers") from None
-    if not 1 <= limit <= MAX_LIMIT or not offset >= 0:
-        raise BadRequest(f"limit must be within 1..{MAX_LIMIT} and offset at least 0")
+    if not 1 <= limit <= MAX_LIMIT or not 0 <= offset <= MAX_OFFSET:
+        raise BadRequest(f"limit must be within 1..{MAX_LIMIT} and offset within "
+                         f"0..{MAX_OFFSET}")
     return limit, offset
+
+
+def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    """The query parameter `name` if given; 400 unless it is one of `allowed` (a typo in a
+    filter would otherwise answer an empty list that looks true)."""
+    value = request.query.get(name)
+    if value is not None and value not in allowed:
+        raise BadRequest(f"{name} must be one of {', '.join(allowed)}")
+    return value
 
 
 @app.page("/jobs")
@@ -70,8 +83,8 @@ class Jobs(View):
     counts every matching job."""
 
     async def get(self, request: Request) -> Response:
-        wanted = request.query.get("status")
-        staleness = request.query.get("staleness")
+        wanted = _choice(request, "status", get_args(JobStatus))
+        staleness = _choice(request, "staleness", STALENESS)
         limit, offset = _limit(request)
 
         def local() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import ClientError, ClientTimeout
 from faust.web import Request
 from faust.web.exceptions import NotFound, ServiceUnavailable
+from faust.web.exceptions import ValidationError as BadRequest
 from yarl import URL
 
 from streams.app import app
@@ -27,7 +28,12 @@ _TIMEOUT = ClientTimeout(total=10)
 
 
 def is_local_request(request: Request) -> bool:
-    return request.query.get("scope") == LOCAL
+    """True for a worker's request for this worker's part; 400 for any other `scope` (a
+    misspelt one would otherwise answer the gathered whole, which looks like the part)."""
+    scope = request.query.get("scope")
+    if scope is not None and scope != LOCAL:
+        raise BadRequest(f"scope must be {LOCAL!r} or absent")
+    return scope == LOCAL
 
 
 def value_or_404(state: KeyedState, key: str, missing: str) -> State:

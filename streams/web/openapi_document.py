@@ -93,9 +93,12 @@ def _model_schemas() -> dict[str, Any]:
         _ref(names[NodeSnapshot]),
         {"type": "object",
          "properties": {"network_rx_bytes_per_second": _nullable(NUMBER),
-                        "network_tx_bytes_per_second": _nullable(NUMBER)},
-         "required": ["network_rx_bytes_per_second", "network_tx_bytes_per_second"]}],
-        # Closed like the other answers: the snapshot's fields and the two rates, nothing else.
+                        "network_tx_bytes_per_second": _nullable(NUMBER),
+                        "silent": {"type": "boolean", "description": (
+                            "No snapshot for FLEETSTREAM_NODE_SILENT_SECONDS: its node.silent "
+                            "alert is open.")}},
+         "required": ["network_rx_bytes_per_second", "network_tx_bytes_per_second", "silent"]}],
+        # Closed like the other answers: the snapshot's fields, the rates and the silent flag.
         "unevaluatedProperties": False,
         "description": "A node's latest snapshot and its network rates (null until two "
                        "snapshots of one boot are known)."}

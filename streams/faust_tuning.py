@@ -47,6 +47,15 @@ STREAM_BUFFER_MAXSIZE = 4096
 """Events buffered per agent stream before Faust pauses the partition. Faust's default, kept on
 purpose: 16384 measured no cheaper, and only holds more unacknowledged events in memory."""
 
+PRODUCER_LINGER_SECONDS = 0.01
+"""How long Faust's producer gathers records into one produce request (Faust's default: 0, one
+request per record). A pipeline batch sends a changelog and a points record per key: with 10 ms
+they travel in a few requests. Measured on the worker end to end (80k backup events, loaded
+machine, same run): 1,018 -> 1,883 events/s; with the batch size below, 2,323."""
+
+PRODUCER_MAX_BATCH_SIZE = 1024 * 1024
+"""Bytes of one producer batch per partition (Faust's default 16 KiB, ~15 changelog records)."""
+
 CYTHON_MODULES = ("faust._cython.streams", "faust.transport._cython.conductor")
 """faust-streaming's compiled fast paths that `cython_optimizations` switches on (the PyPI wheels
 ship them prebuilt)."""
@@ -84,6 +93,8 @@ def tuned_app_kwargs() -> dict[str, Any]:
         "consumer_max_fetch_size": CONSUMER_MAX_FETCH_SIZE,
         "stream_buffer_maxsize": STREAM_BUFFER_MAXSIZE,
         "cython_optimizations": cython_available(),
+        "producer_linger": PRODUCER_LINGER_SECONDS,
+        "producer_max_batch_size": PRODUCER_MAX_BATCH_SIZE,
     }
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import orjson
 
 from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
@@ -72,6 +73,14 @@ class DictStore:
     def partition_of(self, state: State) -> int:
         partition: int = state["_partition"]
         return partition
+
+
+class RecoveredStore(DictStore):
+    """The table as a worker that took the partitions over reads it: every state through the
+    changelog's codec (orjson), so types a state only has after recovery show too."""
+
+    def put(self, key: str, value: State, partition: int) -> None:
+        super().put(key, orjson.loads(orjson.dumps(value)), partition)
 
 
 class PointsTopic(Sink):
@@ -146,7 +155,7 @@ class Harness:
     """One domain's pipeline on a fresh database, feeding the TSDB, InfluxDB 1.x and alerts."""
 
     def __init__(self, schema: str, database: Database, tsdb: TsdbSink,
-                 influx1: tuple[str, str] | None) -> None:
+                 influx1: tuple[str, str] | None, *, own_influx1: bool = True) -> None:
         self.schema = schema
         self.topic = f"fuzz.{schema}"
         self.domain = domain_for(schema)
@@ -172,12 +181,15 @@ class Harness:
                                                        self.alerts_outbound, self.health,
                                                        max_clock_skew_s=settings.max_clock_skew_seconds)
         self.influx1 = influx1
+        self.own_influx1 = own_influx1
         self.totals = Totals()
         self.offset = 0
 
     @classmethod
     async def open(cls, schema: str, stack_env: dict[str, str],
-                   influx1: bool = True) -> Harness:
+                   influx1_db: str | None = None, recovered: bool = False) -> Harness:
+        """A harness on a fresh database; its points also go to InfluxDB 1.x, into
+        `influx1_db` when given (the caller's, kept), else a database of its own (dropped)."""
         run = uuid.uuid4().hex[:10]
         url = await create_database(stack_env["DATABASE_URL"], f"fuzz_{run}")
         database = Database(url)
@@ -185,17 +197,19 @@ class Harness:
         tsdb = TsdbSink(dataclasses.replace(settings, influx_url=stack_env["INFLUX_URL"],
                                             influx_db=f"fuzz{run}",
                                             influx_token=stack_env["INFLUX_TOKEN"]))
-        target = None
-        if influx1:
-            target = (stack_env["INFLUXDB1_URL"], f"fuzz{run}")
+        target = (stack_env["INFLUXDB1_URL"], influx1_db or f"fuzz{run}")
+        if influx1_db is None:
             await influx1_query(target[0], f'CREATE DATABASE "{target[1]}"')
-        return cls(schema, database, tsdb, target)
+        harness = cls(schema, database, tsdb, target, own_influx1=influx1_db is None)
+        if recovered:
+            harness.store = harness.pipeline.store = RecoveredStore()
+        return harness
 
     async def close(self) -> None:
         tsdb = self.tsdb_pipeline.sinks[0]
         assert isinstance(tsdb, TsdbSink)
         tsdb.close()
-        if self.influx1 is not None:
+        if self.influx1 is not None and self.own_influx1:
             await influx1_query(self.influx1[0], f'DROP DATABASE "{self.influx1[1]}"')
         if self.database._pool is not None:
             await self.database._pool.close()
@@ -271,7 +285,11 @@ def influx1_cannot_parse(text: str) -> bool:
     return _TRAILING_BACKSLASH.search(text) is not None
 
 
-async def influx1_query(url: str, q: str) -> None:
+async def influx1_query(url: str, q: str, db: str | None = None) -> dict[str, Any]:
+    """An InfluxQL statement on InfluxDB 1.x; its JSON answer."""
+    params = {"q": q, **({"db": db} if db else {})}
     async with aiohttp.ClientSession() as session, session.post(
-            f"{url}/query", params={"q": q}) as response:
+            f"{url}/query", params=params) as response:
         assert response.status == 200, await response.text()
+        answer: dict[str, Any] = await response.json()
+        return answer

@@ -7,7 +7,7 @@ report and keep running, RSS is sampled; then JOBS more jobs run to completion, 
 (jobs=5, sweep every 1 s) evicts them, and RSS is sampled again with the same 1,000 live jobs.
 Prints both and the ratio (target: within 20 %).
 
-    python bench/retention.py [--jobs 100000] [--live 1000]
+    python bench/retention.py [--jobs 100000] [--live 1000] [--rounds 1]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ async def has_jobs(url: str, wanted: int) -> bool:
     return await job_count(url) == wanted
 
 
-async def run(jobs: int, live: int, tmp: Path) -> None:
+async def run(jobs: int, live: int, rounds: int, tmp: Path) -> None:
     stack_env = read_env_file(Stack(REPO / ".stack").env_file)
     env = base_env(stack_env, tmp)
     env["DATABASE_URL"] = await create_database(stack_env["DATABASE_URL"], unique("bench_"))
@@ -77,28 +77,33 @@ async def run(jobs: int, live: int, tmp: Path) -> None:
         await wait_for(lambda: has_jobs(worker.url, live), 120, what="the live jobs")
         await asyncio.sleep(5)
         before = rss_mib(worker.proc.pid)
-        began = time.monotonic()
-        for start in range(0, jobs, 10_000):
-            chunk = [f"ended-{i}" for i in range(start, min(start + 10_000, jobs))]
-            await app.produce(app.topic("backup"), events(chunk, "running", 500))
-            await app.produce(app.topic("backup"), events(chunk, "completed", 1000))
+        per_round = jobs // rounds
+        for round_ in range(1, rounds + 1):
+            began = time.monotonic()
+            first = (round_ - 1) * per_round
+            for start in range(first, first + per_round, 10_000):
+                chunk = [f"ended-{i}" for i in range(start, min(start + 10_000,
+                                                                 first + per_round))]
+                await app.produce(app.topic("backup"), events(chunk, "running", 500))
+                await app.produce(app.topic("backup"), events(chunk, "completed", 1000))
 
-        async def all_completed() -> bool:
-            found = await app.rows("SELECT count(*) AS n FROM backup_jobs "
-                                   "WHERE status = 'completed'")
-            return bool(found) and found[0]["n"] == jobs
-        await wait_for(all_completed, 1800, interval=2, what="every ended job's row")
-        peak = rss_mib(worker.proc.pid)
-        await wait_for(lambda: has_jobs(worker.url, live), 1800, interval=2,
-                       what="retention to evict every ended job")
-        took = time.monotonic() - began
-        await app.produce(app.topic("backup"), events(live_ids, "running", 20))
-        await asyncio.sleep(5)
-        after = rss_mib(worker.proc.pid)
-        print(f"worker RSS with {live} live jobs: {before:.1f} MiB before, {after:.1f} MiB "
-              f"after {jobs} ended jobs ran and were evicted ({took:.0f} s; {peak:.1f} MiB "
-              "once they had all ended); "
-              f"ratio {after / before:.3f} (target <= 1.20)")
+            async def all_completed(wanted: int = first + per_round) -> bool:
+                found = await app.rows("SELECT count(*) AS n FROM backup_jobs "
+                                       "WHERE status = 'completed'")
+                return bool(found) and found[0]["n"] == wanted
+            await wait_for(all_completed, 1800, interval=2, what="every ended job's row")
+            peak = rss_mib(worker.proc.pid)
+            await wait_for(lambda: has_jobs(worker.url, live), 1800, interval=2,
+                           what="retention to evict every ended job")
+            took = time.monotonic() - began
+            await app.produce(app.topic("backup"), events(live_ids, "running", 20 + round_))
+            await asyncio.sleep(5)
+            after = rss_mib(worker.proc.pid)
+            print(f"round {round_}/{rounds}: worker RSS with {live} live jobs: {before:.1f} MiB "
+                  f"before, {after:.1f} MiB after {first + per_round} ended jobs ran and were "
+                  f"evicted ({took:.0f} s for this round's {per_round}; {peak:.1f} MiB once "
+                  f"they had all ended); ratio {after / before:.3f} (target <= 1.20)",
+                  flush=True)
     finally:
         app.stop_workers()
 
@@ -107,9 +112,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--live", type=int, default=1_000)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the ended jobs in this many rounds, RSS after each: a plateau "
+                             "is the allocator's high-water mark, a steady rise a leak")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-retention-") as tmp:
-        asyncio.run(run(args.jobs, args.live, Path(tmp)))
+        asyncio.run(run(args.jobs, args.live, args.rounds, Path(tmp)))
 
 
 if __name__ == "__main__":

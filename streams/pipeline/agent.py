@@ -104,15 +104,19 @@ async def consume(pipeline: Pipeline[Any], stream: Any, *, max_batch: int, withi
             metrics.record_batch(pipeline.domain.name, records[0].topic, report)
 
 
-def is_catching_up(end_offset: int, processed_offset: int | None, newest_event_us: int | None,
-                   now_us: int, quiet_s: float) -> bool:
+def is_catching_up(end_offset: int | None, processed_offset: int | None,
+                   newest_event_us: int | None, now_us: int, quiet_s: float) -> bool:
     """Whether a partition's silence may be ours: records wait and what we saw is already old.
 
     A worker catching up on a backlog (after a restart, a takeover, a sink outage, a producer's
     outbox draining, a replay) must not call its keys silent: their newer events are in the
     backlog. A partition with records waiting and nothing processed yet since it was assigned is
-    catching up; a busy partition a few records ahead whose newest event is recent is not.
+    catching up; a busy partition a few records ahead whose newest event is recent is not. So is
+    one whose end is not known yet (`None`: no fetch answered since it was assigned, just after
+    a takeover): what waits there is unknown.
     """
+    if end_offset is None:
+        return True
     if processed_offset is None:
         return end_offset > 0
     backlog = end_offset > processed_offset + 1
@@ -131,8 +135,6 @@ def catching_up(app: faust.App, pipeline: Pipeline[Any], owned: set[TP], now: in
     behind = set()
     for tp in owned:
         end = app.consumer.highwater(tp)
-        if end is None:
-            continue
         processed = progress.offsets.get(tp.partition)
         if processed is None:
             processed = committed_offset(app, tp)

@@ -20,3 +20,12 @@ def test_a_partition_taken_over_with_a_backlog_is_caught_up_on_first() -> None:
     assert is_catching_up(500, 100, None, now, 60), "committed behind the end, nothing seen yet"
     assert not is_catching_up(101, 100, None, now, 60), "committed at the end"
     assert not is_catching_up(0, None, None, now, 60), "an empty partition"
+
+
+def test_a_partition_whose_end_is_not_known_yet_is_caught_up_on_first() -> None:
+    """Regression: just after a takeover, before the consumer's first fetch of a partition, its
+    end offset is unknown; the sweep took it for caught up and judged the recovered states
+    (silent for the whole downtime) stale: a storm of stale alerts, cleared moments later."""
+    now = 1_000 * US
+    assert is_catching_up(None, None, None, now, 60)
+    assert is_catching_up(None, 100, now - 1 * US, now, 60)

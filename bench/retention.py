@@ -1,0 +1,124 @@
+"""Retention keeps a worker's memory flat: RSS with 1,000 live jobs, before and after many ended.
+
+Why it exists: ended backup jobs leave the table after `FLEETSTREAM_RETENTION_SECONDS` jobs=...;
+if they did not (or left something behind), a worker's memory would grow with every job ever
+run. One real worker on the real stack (a dedicated topic prefix and database): 1,000 jobs
+report and keep running, RSS is sampled; then JOBS more jobs run to completion, retention
+(jobs=5, sweep every 1 s) evicts them, and RSS is sampled again with the same 1,000 live jobs.
+Prints both and the ratio (target: within 20 %).
+
+    python bench/retention.py [--jobs 100000] [--live 1000] [--rounds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fleetstream.stack import Stack
+from producers.backup import progress_event
+from tests.integration.helpers import (
+    REPO,
+    AppEnv,
+    ahttp,
+    base_env,
+    create_database,
+    read_env_file,
+    unique,
+    wait_for,
+)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def events(job_ids: list[str], status: str, done: int) -> list[tuple[bytes | None, bytes]]:
+    seq = time.time_ns() // 1000
+    return [(j.encode(), progress_event(
+        job_id=j, job_type="backup", status=status,  # type: ignore[arg-type]
+        phase="transferring" if status == "running" else status, seq=seq,
+        total_bytes=1000, disks={0: (done, 1000)}, source="bench-retention").encode())
+        for j in job_ids]
+
+
+async def job_count(url: str) -> int:
+    status, answer = await ahttp("GET", f"{url}/jobs?limit=1")
+    return int(answer["total"]) if status == 200 else -1
+
+
+async def has_jobs(url: str, wanted: int) -> bool:
+    return await job_count(url) == wanted
+
+
+async def run(jobs: int, live: int, rounds: int, tmp: Path) -> None:
+    stack_env = read_env_file(Stack(REPO / ".stack").env_file)
+    env = base_env(stack_env, tmp)
+    env["DATABASE_URL"] = await create_database(stack_env["DATABASE_URL"], unique("bench_"))
+    env.update(FLEETSTREAM_RETENTION_SECONDS="jobs=5,workers=3e9,nodes=3e9,vms=3e9",
+               FLEETSTREAM_SWEEP_INTERVAL_SECONDS="1",
+               FLEETSTREAM_STALE_AFTER_SECONDS="3600", FLEETSTREAM_STALLED_AFTER_SECONDS="7200",
+               BATCH_MAX_SEC="0.5")
+    app = AppEnv(env, tmp)
+    worker = await app.start_worker()
+    assert worker.proc is not None
+    try:
+        live_ids = [f"live-{i}" for i in range(live)]
+        await app.produce(app.topic("backup"), events(live_ids, "running", 10))
+        await wait_for(lambda: has_jobs(worker.url, live), 120, what="the live jobs")
+        await asyncio.sleep(5)
+        before = rss_mib(worker.proc.pid)
+        per_round = jobs // rounds
+        for round_ in range(1, rounds + 1):
+            began = time.monotonic()
+            first = (round_ - 1) * per_round
+            for start in range(first, first + per_round, 10_000):
+                chunk = [f"ended-{i}" for i in range(start, min(start + 10_000,
+                                                                 first + per_round))]
+                await app.produce(app.topic("backup"), events(chunk, "running", 500))
+                await app.produce(app.topic("backup"), events(chunk, "completed", 1000))
+
+            async def all_completed(wanted: int = first + per_round) -> bool:
+                found = await app.rows("SELECT count(*) AS n FROM backup_jobs "
+                                       "WHERE status = 'completed'")
+                return bool(found) and found[0]["n"] == wanted
+            await wait_for(all_completed, 1800, interval=2, what="every ended job's row")
+            peak = rss_mib(worker.proc.pid)
+            await wait_for(lambda: has_jobs(worker.url, live), 1800, interval=2,
+                           what="retention to evict every ended job")
+            took = time.monotonic() - began
+            await app.produce(app.topic("backup"), events(live_ids, "running", 20 + round_))
+            await asyncio.sleep(5)
+            after = rss_mib(worker.proc.pid)
+            print(f"round {round_}/{rounds}: worker RSS with {live} live jobs: {before:.1f} MiB "
+                  f"before, {after:.1f} MiB after {first + per_round} ended jobs ran and were "
+                  f"evicted ({took:.0f} s for this round's {per_round}; {peak:.1f} MiB once "
+                  f"they had all ended); ratio {after / before:.3f} (target <= 1.20)",
+                  flush=True)
+    finally:
+        app.stop_workers()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--live", type=int, default=1_000)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the ended jobs in this many rounds, RSS after each: a plateau "
+                             "is the allocator's high-water mark, a steady rise a leak")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-retention-") as tmp:
+        asyncio.run(run(args.jobs, args.live, args.rounds, Path(tmp)))
+
+
+if __name__ == "__main__":
+    main()

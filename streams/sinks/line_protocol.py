@@ -66,9 +66,10 @@ def _writable(text: str, what: str) -> str:
     return text
 
 
-@functools.lru_cache(maxsize=65_536)
+@functools.lru_cache(maxsize=4096)
 def _name(text: str, what: str, pattern: re.Pattern[str]) -> str:
-    # Cached: measurements, keys and tag values (ids) repeat on every point.
+    # Cached: measurements, keys and the live ids (tag values) repeat on every point; bounded so
+    # the ids of ended jobs do not stay in memory (bench/retention.py).
     if not text:
         raise UnwritablePoint(f"{what} must not be empty")
     return pattern.sub(r"\\\1", _writable(text, what))

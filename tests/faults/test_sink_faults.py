@@ -48,8 +48,8 @@ from tests.integration.helpers import (
 )
 
 DOWN_SECONDS = 60 if LONG else 20
-BEFORE_ROUNDS = AFTER_ROUNDS = 8
-FLUSHED_ROUNDS = 5  # the TSDB test flushes the TSDB's memory after these
+BEFORE_ROUNDS, AFTER_ROUNDS = 6, 4
+FLUSHED_ROUNDS = 3  # the TSDB test flushes the TSDB's memory after these
 ROUNDS = BEFORE_ROUNDS + DOWN_SECONDS + AFTER_ROUNDS  # one round a second
 JOBS, NODES = 100, 10
 
@@ -256,6 +256,7 @@ async def test_a_tsdb_killed_under_load_gets_every_point_after(
         figures("TSDB SIGKILL" + ("" if LONG else " (short variant)"),
                 down_s=float(DOWN_SECONDS), events_in=NODES * ROUNDS,
                 points_out=await points(), lost_by_pipeline=0,
+                rounds_sent_before_kill=sent_at_kill,
                 lost_by_tsdb_at_kill=lost_by_tsdb, replay_s=replay, lost_after_replay=0,
                 duplicated=0, resume_s=resume, settle_after_load_s=settle,
                 rss_baseline_mib=baseline, rss_max_mib=max(rss.samples))

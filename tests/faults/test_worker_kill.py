@@ -37,7 +37,7 @@ from tests.faults.load import (
 )
 from tests.integration.helpers import AppEnv, WorkerProcess, ahttp, unique, wait_for
 
-JOBS, ROUNDS, PACE = (1000, 100, 1.0) if LONG else (200, 24, 1.25)
+JOBS, ROUNDS, PACE = (1000, 100, 1.0) if LONG else (200, 20, 1.25)
 NODES, GPUS = 10, 6
 KILL_ROUND = ROUNDS // 5
 PARTITIONS = 4  # tests.integration.helpers.base_env

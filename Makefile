@@ -16,7 +16,7 @@ APT_PACKAGES := default-jre-headless maven postgresql victoria-metrics libvirt-d
 	influxdb openssl docker-compose
 
 .PHONY: test demo lint rules schemas unit integration contract stack-up stack-down system-deps \
-	venv bench bench-faust bench-peer clean mutation
+	venv bench bench-faust bench-peer clean mutation faults
 
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
@@ -102,6 +102,12 @@ mutation: $(MUTATION_VENV)/bin/mutmut
 	env -u PYTHONPATH $(MUTATION_VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(foreach m,$(MUTANTS),'$(m)')
 	env -u PYTHONPATH $(MUTATION_VENV)/bin/mutmut results --all true \
 		| $(MUTATION_VENV)/bin/python tests/mutation_score.py
+
+# The fault suite's long variants (tests/faults, docs/reliability.md): kill -9 of a worker under
+# 100,000 backup events, 60 s PostgreSQL and TSDB outages, a 6-minute broker outage. `make test`
+# runs the short variants. -s shows each test's FIGURES line (the numbers of the reliability table).
+faults: stack-up
+	FLEETSTREAM_FAULTS_LONG=1 $(BIN)/pytest -q -s -p no:cacheprovider --timeout 1800 tests/faults
 
 # bench/faust_floor.py is not listed: bench/backup_pipeline.py runs it as its Faust baseline.
 BENCHES := stack_startup runtime backup_pipeline outbox_throughput node_agent vm_agent

@@ -89,10 +89,18 @@ def _not_after_latest(value: datetime, info: ValidationInfo) -> datetime:
     return value
 
 
+def _assume_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 """A time in UTC within the storable range (e.g. when a dead letter was written)."""
 EventTime = Annotated[datetime, AfterValidator(_utc), AfterValidator(_not_after_latest)]
 """A time something happened: as `UtcDatetime`, and not later than the context's `latest`."""
+SeedEventTime = Annotated[datetime, AfterValidator(_assume_utc), AfterValidator(_utc),
+                          AfterValidator(_not_after_latest)]
+"""An event time in a seed body: as `EventTime`, but a time without an offset is UTC (seed
+000's daemons write `datetime.utcnow().isoformat()`)."""
 
 # Numbers: Field(allow_inf_nan=False) keeps floats finite whatever the model's config.
 NonNegativeInt = Annotated[int, Field(ge=0, le=INT8_MAX)]

@@ -72,6 +72,11 @@ class NodeSnapshot(Event):
     """Cumulative packets received (seed 001's WebSocket `packets_recv`); None when not reported."""
     network_tx_packets: NonNegativeInt | None = None
     """Cumulative packets sent (seed 001's WebSocket `packets_sent`); None when not reported."""
+    posted_rx_bytes_per_second: NonNegativeFloat | None = None
+    """A receive rate the sender measured itself (seed 000's daemons post theirs): taken as is
+    instead of one derived from the counters, which such senders fill with packet counts."""
+    posted_tx_bytes_per_second: NonNegativeFloat | None = None
+    """The send rate the sender measured itself (see `posted_rx_bytes_per_second`)."""
     uptime_seconds: Seconds | None = None
     boot_time: EventTime | None = None
     # int4 columns of telemetry_history.

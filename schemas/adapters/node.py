@@ -37,6 +37,7 @@ from schemas.event import (
     Part,
     Percent,
     Seconds,
+    SeedEventTime,
     parse_json_object,
     rejecting,
     validate,
@@ -46,12 +47,6 @@ from schemas.node import PRIMARY_MOUNT, NodeRates, NodeSnapshot, snapshot_event_
 MIB = 2**20
 GIB = 2**30
 
-HISTORY_COLUMNS: tuple[str, ...] = (
-    "node_id", "timestamp", "cpu_percent", "memory_percent", "memory_used_mb", "memory_total_mb",
-    "disk_percent", "disk_used_gb", "disk_total_gb", "network_rx_bytes", "network_tx_bytes",
-    "network_rx_rate_mbps", "network_tx_rate_mbps", "uptime_seconds", "process_count",
-    "active_connections", "load_avg_1m", "load_avg_5m", "load_avg_15m",
-)
 
 
 _SeedT = TypeVar("_SeedT", bound=Part)
@@ -66,7 +61,7 @@ class SeedApiSnapshot(Part):
     """Seed 000's API POST body; only node_id, cpu_percent and memory_percent are required."""
 
     node_id: Identifier
-    timestamp: EventTime | None = None
+    timestamp: SeedEventTime | None = None
     cpu_percent: Percent
     memory_percent: Percent
     memory_used_mb: Mebibytes | None = None
@@ -76,6 +71,8 @@ class SeedApiSnapshot(Part):
     disk_total_gb: Gibibytes | None = None
     network_rx_bytes: NonNegativeInt | None = None
     network_tx_bytes: NonNegativeInt | None = None
+    network_rx_rate_mbps: Mebibytes | None = None
+    network_tx_rate_mbps: Mebibytes | None = None
     uptime_seconds: Seconds | None = None
     process_count: Count | None = None
     active_connections: Count | None = None
@@ -110,6 +107,8 @@ class SeedWsDisks(Part):
 class SeedWsNetwork(Part):
     bytes_recv: NonNegativeInt | None = None
     bytes_sent: NonNegativeInt | None = None
+    bytes_recv_mb_per_sec: Mebibytes | None = None
+    bytes_sent_mb_per_sec: Mebibytes | None = None
     active_connections: Count | None = None
 
 
@@ -198,6 +197,9 @@ def _from_seed_api(raw: bytes | str, received_at: datetime, source: str,
         "disks": _api_disks(body),
         "network_rx_bytes": body.network_rx_bytes,
         "network_tx_bytes": body.network_tx_bytes,
+        # Posted rates are the daemon's own (MiB/s): kept, since its byte counters may not be.
+        "posted_rx_bytes_per_second": _per_second(body.network_rx_rate_mbps),
+        "posted_tx_bytes_per_second": _per_second(body.network_tx_rate_mbps),
         "uptime_seconds": body.uptime_seconds,
         "process_count": body.process_count,
         "active_connections": body.active_connections,
@@ -205,6 +207,10 @@ def _from_seed_api(raw: bytes | str, received_at: datetime, source: str,
         "load_avg_5m": body.load_avg_5m,
         "load_avg_15m": body.load_avg_15m,
     }, body.node_id, at, source, latest)
+
+
+def _per_second(mib_per_second: float | None) -> float | None:
+    return None if mib_per_second is None else mib_per_second * MIB
 
 
 def from_seed_ws(raw: bytes | str, *, source: str,
@@ -227,6 +233,8 @@ def _from_seed_ws(raw: bytes | str, source: str, latest: datetime | None) -> Nod
         "disks": disks,
         "network_rx_bytes": metrics.network.bytes_recv,
         "network_tx_bytes": metrics.network.bytes_sent,
+        "posted_rx_bytes_per_second": _per_second(metrics.network.bytes_recv_mb_per_sec),
+        "posted_tx_bytes_per_second": _per_second(metrics.network.bytes_sent_mb_per_sec),
         "uptime_seconds": metrics.system.uptime_seconds,
         "boot_time": metrics.system.boot_time,
         "process_count": metrics.processes.process_count,
@@ -284,31 +292,3 @@ def to_seed_ws(snapshot: NodeSnapshot, rates: NodeRates) -> dict[str, Any]:
 
 def _per_mib(bytes_per_second: float | None) -> float | None:
     return None if bytes_per_second is None else bytes_per_second / MIB
-
-
-def to_history_row(snapshot: NodeSnapshot, rates: NodeRates) -> tuple[Any, ...]:
-    """The `telemetry_history` row of a snapshot, in `HISTORY_COLUMNS` order."""
-    disk = snapshot.primary_disk
-    memory_used_mb = _in(snapshot.memory_used_bytes, MIB)
-    memory_total_mb = _in(snapshot.memory_total_bytes, MIB)
-    return (
-        snapshot.node_id,
-        snapshot.ts,
-        snapshot.cpu_percent,
-        snapshot.memory_percent,
-        None if memory_used_mb is None else round(memory_used_mb),
-        None if memory_total_mb is None else round(memory_total_mb),
-        disk.percent if disk else None,
-        disk.used_bytes / GIB if disk else None,
-        disk.total_bytes / GIB if disk else None,
-        snapshot.network_rx_bytes,
-        snapshot.network_tx_bytes,
-        _per_mib(rates.rx_bytes_per_second),
-        _per_mib(rates.tx_bytes_per_second),
-        None if snapshot.uptime_seconds is None else round(snapshot.uptime_seconds),
-        snapshot.process_count,
-        snapshot.active_connections,
-        snapshot.load_avg_1m,
-        snapshot.load_avg_5m,
-        snapshot.load_avg_15m,
-    )

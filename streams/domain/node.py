@@ -115,15 +115,25 @@ def network_rates(prev: NodeSnapshot, current: NodeSnapshot) -> NodeRates:
     )
 
 
+def posted_rates(snapshot: NodeSnapshot, derived: NodeRates) -> NodeRates:
+    """The rates the sender posted (seed 000's daemons), each in place of the derived one."""
+    rx, tx = snapshot.posted_rx_bytes_per_second, snapshot.posted_tx_bytes_per_second
+    if rx is None and tx is None:
+        return derived
+    return NodeRates(derived.rx_bytes_per_second if rx is None else rx,
+                     derived.tx_bytes_per_second if tx is None else tx)
+
+
 def advance(prev: NodeState | None, snapshot: NodeSnapshot) -> Step:
     """Apply one snapshot to a node's state (see the module's rules)."""
     if prev is None:
-        return Step(NO_RATES, NodeState(snapshot, NO_RATES))
+        first = posted_rates(snapshot, NO_RATES)
+        return Step(first, NodeState(snapshot, first))
     if snapshot.ts == prev.snapshot.ts:
         return Step(prev.rates, None)
     if snapshot.ts < prev.snapshot.ts:
-        return Step(NO_RATES, None)
-    rates = network_rates(prev.snapshot, snapshot)
+        return Step(posted_rates(snapshot, NO_RATES), None)
+    rates = posted_rates(snapshot, network_rates(prev.snapshot, snapshot))
     return Step(rates, replace(prev, snapshot=snapshot, rates=rates))
 
 

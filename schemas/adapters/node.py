@@ -4,13 +4,17 @@ Why it exists: the original node daemon speaks two formats that fleetstream keep
 - the API POST body (`POST /api/telemetry/snapshot`): flat, memory in MB, the primary disk in GB;
 - the WebSocket message (`WS /ws/telemetry`): `{timestamp, node_id, metrics: {cpu, memory, disk,
   network, processes}}`, memory and disks in GB, network rates in MB/s;
-and the `telemetry_history` table's columns are the API body's fields. This module converts both
-ways, so the endpoint, the live stream and the projection stay thin.
+and the `telemetry_history` table's columns are the API body's fields
+(`streams/projections/node.py`). This module converts both ways, so the endpoint and the live
+stream stay thin.
 
 Units: the seed derives MB as GB * 1024, so its MB and GB are binary (MiB = 2**20 bytes, GiB =
 2**30 bytes), and its `*_rate_mbps` fields carry `bytes_*_mb_per_sec`, i.e. MiB per second, not
-megabits. The seed's rate fields in a POST are ignored: rates are computed downstream from the raw
-counters (reset-aware), never trusted from a client.
+megabits. Rates a seed daemon posts (`network_*_rate_mbps` in a POST, `bytes_*_mb_per_sec` in
+a WebSocket message) are kept as the snapshot's `posted_*_bytes_per_second` and win over rates
+derived from the counters: the seed daemon fills its byte counters with packet counts. Derived:
+every other rate (reset-aware, from the raw counters). A `timestamp` without an offset is UTC (the
+seed writes `datetime.utcnow().isoformat()`).
 
 Seed bodies carry no `event_id`: it is derived from (node_id, timestamp) (`snapshot_event_id`), so
 a client re-POSTing the same snapshot produces a duplicate the workers drop. A POST without a

@@ -65,7 +65,9 @@ class SeedApiSnapshot(Part):
     """Seed 000's API POST body; only node_id, cpu_percent and memory_percent are required."""
 
     node_id: Identifier
-    timestamp: SeedEventTime | None = None
+    timestamp: SeedEventTime | None = Field(default=None, description=(
+        "Event time; without an offset it is UTC (the seed writes utcnow().isoformat()); "
+        "absent, the time the body was received."))
     cpu_percent: Percent
     memory_percent: Percent
     memory_used_mb: Mebibytes | None = None
@@ -75,8 +77,11 @@ class SeedApiSnapshot(Part):
     disk_total_gb: Gibibytes | None = None
     network_rx_bytes: NonNegativeInt | None = None
     network_tx_bytes: NonNegativeInt | None = None
-    network_rx_rate_mbps: Mebibytes | None = None
-    network_tx_rate_mbps: Mebibytes | None = None
+    network_rx_rate_mbps: Mebibytes | None = Field(default=None, description=(
+        "Taken as posted (MiB/s), in place of a rate derived from network_rx_bytes, which the "
+        "seed daemon fills with a packet count. Every other rate is derived downstream."))
+    network_tx_rate_mbps: Mebibytes | None = Field(default=None, description=(
+        "Taken as posted (MiB/s), like network_rx_rate_mbps."))
     uptime_seconds: Seconds | None = None
     process_count: Count | None = None
     active_connections: Count | None = None

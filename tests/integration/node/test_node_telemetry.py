@@ -74,10 +74,12 @@ async def test_seed_posts_become_history_rows_with_reset_aware_rates(app_env: Ap
                                         FLEETSTREAM_MAX_BODY_BYTES="4096")
     url = f"{worker.url}/api/telemetry/snapshot"
     node_id = unique("seed-")
-    later = {**SEED_BODY, "node_id": node_id, "timestamp": "2025-12-17T10:00:10Z",
+    # Without posted rates, so the rates are derived from the counters.
+    counters_only = {k: v for k, v in SEED_BODY.items() if not k.endswith("_rate_mbps")}
+    later = {**counters_only, "node_id": node_id, "timestamp": "2025-12-17T10:00:10Z",
              "network_rx_bytes": SEED_BODY["network_rx_bytes"] + 10 * MIB}
     rebooted = {**later, "timestamp": "2025-12-17T10:00:20Z", "network_rx_bytes": 1000}
-    first = {**SEED_BODY, "node_id": node_id}
+    first = {**counters_only, "node_id": node_id}
     for body in (first, later, first, rebooted):  # with a re-POST of the first snapshot
         status, answer = await ahttp("POST", url, body, headers=AUTH)
         assert status == 200, answer
@@ -97,7 +99,7 @@ async def test_seed_posts_become_history_rows_with_reset_aware_rates(app_env: Ap
     assert first_row["uptime_seconds"] == 3600
     assert first_row["active_connections"] == 45
     assert first_row["load_avg_15m"] == 1.8
-    assert first_row["network_rx_rate_mbps"] is None  # the client's claimed rate is not trusted
+    assert first_row["network_rx_rate_mbps"] is None  # one snapshot: no rate yet
     assert later_row["network_rx_rate_mbps"] == 1.0  # 10 MiB in 10 s of event time
     assert later_row["network_tx_rate_mbps"] == 0.0
     assert rebooted_row["network_rx_rate_mbps"] is None  # counter reset: no negative rate
@@ -106,6 +108,25 @@ async def test_seed_posts_become_history_rows_with_reset_aware_rates(app_env: Ap
     assert status == 200
     assert view["ts"] == "2025-12-17T10:00:20Z"
     assert view["network_rx_bytes_per_second"] is None
+
+
+async def test_a_seed_daemon_body_keeps_its_posted_rates_and_utc_timestamps(
+        app_env: AppEnv) -> None:
+    """Seed 000's daemon writes `utcnow().isoformat()` (no offset) and fills network_rx_bytes with
+    a packet counter, so its own posted rates are the ones to keep."""
+    worker = await app_env.start_worker()
+    node_id = unique("daemon-")
+    for second, packets in ((0, 100), (10, 150)):
+        body = {**SEED_BODY, "node_id": node_id, "network_rx_bytes": packets,
+                "timestamp": f"2025-12-17T10:00:{second:02d}.250000"}
+        status, answer = await ahttp("POST", f"{worker.url}/api/telemetry/snapshot", body)
+        assert status == 200, answer
+    rows = await wait_for(lambda: history_of_at_least(app_env, node_id, 2), 30,
+                          what="both history rows")
+    assert [r["timestamp"].isoformat() for r in rows] == [
+        "2025-12-17T10:00:00.250000+00:00", "2025-12-17T10:00:10.250000+00:00"]
+    assert [(r["network_rx_rate_mbps"], r["network_tx_rate_mbps"]) for r in rows] == [
+        (3.2, 1.5), (3.2, 1.5)]
 
 
 async def test_seed_post_rejections(app_env: AppEnv) -> None:

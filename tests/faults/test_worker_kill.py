@@ -42,8 +42,10 @@ NODES, GPUS = 10, 6
 KILL_ROUND = ROUNDS // 5
 PARTITIONS = 4  # tests.integration.helpers.base_env
 SESSION = {} if LONG else {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+# The nodes fall silent when the run ends; their node.silent alerts are not what this counts.
 WORKER_ENV = {"FLEETSTREAM_WORKER_INACTIVE_SECONDS": "8",
-              "FLEETSTREAM_SWEEP_INTERVAL_SECONDS": "0.5", **SESSION}
+              "FLEETSTREAM_SWEEP_INTERVAL_SECONDS": "0.5",
+              "FLEETSTREAM_NODE_SILENT_SECONDS": "86400", **SESSION}
 
 
 def partition(key: str) -> int:

@@ -210,6 +210,14 @@ def _error(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
+def _not_found(description: str) -> dict[str, Any]:
+    """404 of a per-key view: JSON from the view, or aiohttp's own text/plain answer when the
+    path's id does not even match the route (it can hold characters the router refuses)."""
+    answer = _error(description)
+    answer["content"]["text/plain"] = {"schema": {"type": "string"}}
+    return answer
+
+
 def _keyed(item: str) -> dict[str, Any]:
     return {"type": "object", "additionalProperties": _ref(item)}
 
@@ -317,7 +325,7 @@ def _paths(security: list[dict[str, list[str]]], max_body_bytes: int,
             "503": _GATHER_FAILED}, parameters=[_SCOPE], tags=["workers"])},
         "/telemetry/{worker_id}": {"get": _operation("One worker's telemetry", {
             "200": _json(_ref("WorkerTelemetry"), "The worker's telemetry."),
-            "404": _error("No heartbeat was received from this worker."),
+            "404": _not_found("No heartbeat was received from this worker."),
             "503": _error("The worker owning the key did not answer.")},
             parameters=[worker_id], tags=["workers"])},
         "/api/v1/telemetry/{job_type}/{job_id}": {"post": _operation(
@@ -339,7 +347,7 @@ def _paths(security: list[dict[str, list[str]]], max_body_bytes: int,
                 limit, offset, _SCOPE], tags=["backup"])},
         "/jobs/{job_id}": {"get": _operation("One backup job with its disks", {
             "200": _json(_ref("Job"), "The job."),
-            "404": _error("The job never reported progress (or left the table)."),
+            "404": _not_found("The job never reported progress (or left the table)."),
             "503": _error("The worker owning the key did not answer.")},
             parameters=[job_id], tags=["backup"])},
         "/api/telemetry/snapshot": {"post": _operation("Ingest one node snapshot (seed 000)", {
@@ -355,7 +363,7 @@ def _paths(security: list[dict[str, list[str]]], max_body_bytes: int,
             "503": _GATHER_FAILED}, parameters=[_SCOPE], tags=["nodes"])},
         "/nodes/{node_id}": {"get": _operation("One node's latest snapshot and rates", {
             "200": _json(_ref("NodeSnapshotView"), "The node."),
-            "404": _error("No snapshot was received from this node."),
+            "404": _not_found("No snapshot was received from this node."),
             "503": _error("The worker owning the key did not answer.")},
             parameters=[node_id], tags=["nodes"])},
         "/vms": {"get": _operation("Every VM's latest figures", {

@@ -120,7 +120,7 @@ def domain_for(schema: str) -> Domain[Any]:
     if schema == "backup":
         return BackupJobs(settings.stale_after_seconds, settings.stalled_after_seconds, RETENTION_S)
     if schema == "node":
-        return Nodes(RETENTION_S)
+        return Nodes(settings.node_silent_seconds, RETENTION_S)
     if schema == "vm":
         return Vms(RETENTION_S)
     if schema == "heartbeat":

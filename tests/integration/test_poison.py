@@ -110,8 +110,12 @@ async def test_poison_on_every_raw_topic_is_dead_lettered_and_the_valid_events_l
         await app_env.produce(app_env.topic(name), records + valid.get(name, []))
     expected = sum(len(records) for records in poison.values())
 
-    letters = await app_env.consume_json("deadletter", expect=expected, timeout=60)
-    assert len(letters) == expected
+    letters = await app_env.consume_json("deadletter", expect=expected, timeout=120)
+    refused = {json.loads(letter["raw"]).get("event_id") if letter["raw"].startswith("{") else
+               letter["raw"][:20] for letter in letters}
+    accepted = [value[:300] for records in poison.values() for _, value in records
+                if (value.startswith(b"{") and json.loads(value).get("event_id") not in refused)]
+    assert len(letters) == expected, accepted
     for letter in letters:
         assert letter["error"], letter
         assert letter["origin_topic"] in {app_env.topic(name) for name in poison}

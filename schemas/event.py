@@ -103,9 +103,9 @@ SeedEventTime = Annotated[datetime, AfterValidator(_assume_utc), AfterValidator(
 000's daemons write `datetime.utcnow().isoformat()`)."""
 
 # Numbers: Field(allow_inf_nan=False) keeps floats finite whatever the model's config.
-NonNegativeInt = Annotated[int, Field(ge=0, le=INT8_MAX)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=INT8_MAX, strict=True)]
 """A count or byte counter: PostgreSQL int8 and the line protocol's signed 64-bit integer."""
-Count = Annotated[int, Field(ge=0, le=INT4_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT4_MAX, strict=True)]
 """A small count stored in an int4 column (process_count, active_connections, vcpus)."""
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]

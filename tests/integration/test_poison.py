@@ -132,7 +132,7 @@ async def test_poison_on_every_raw_topic_is_dead_lettered_and_the_valid_events_l
         return ([tuple(r) for r in jobs] == [(100,)] and [tuple(r) for r in history] == [(200,)]
                 and [tuple(r) for r in workers] == [(True,)])
 
-    await wait_for(landed, timeout=60, what="the valid events' rows in PostgreSQL")
+    await wait_for(landed, timeout=120, what="the valid events' rows in PostgreSQL")
 
     async def in_tsdb() -> bool:
         series = tsdb_export(app_env.env["INFLUX_URL"],
@@ -142,7 +142,7 @@ async def test_poison_on_every_raw_topic_is_dead_lettered_and_the_valid_events_l
                            f'{{__name__="backup_job_bytes",job_id="{job}"}}')
         return bool(series and vms and jobs)
 
-    await wait_for(in_tsdb, timeout=60, what="the valid events' points in the TSDB")
+    await wait_for(in_tsdb, timeout=120, what="the valid events' points in the TSDB")
     # No forged point: the job id with a newline was refused, not split into another measurement.
     assert not tsdb_export(app_env.env["INFLUX_URL"], '{__name__="node_cpu_percent_value"}')
     assert worker.proc is not None and worker.proc.poll() is None, "the worker stayed up"

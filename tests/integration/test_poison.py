@@ -18,7 +18,10 @@ import asyncpg
 
 from tests.integration.helpers import AppEnv, http, tsdb_export, unique, wait_for
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+
+def _now() -> str:
+    # At call time, not import time: the suite imports this module long before it runs.
+    return _iso(datetime.now(UTC).replace(microsecond=0))
 
 
 def _iso(at: datetime) -> str:
@@ -27,7 +30,7 @@ def _iso(at: datetime) -> str:
 
 def backup(key: str, /, **changes: Any) -> dict[str, Any]:
     body = {"event_id": str(uuid.uuid4()), "schema": "backup.progress/1", "source": "poison",
-            "ts": _iso(NOW), "job_id": key, "job_type": "backup", "status": "running",
+            "ts": _now(), "job_id": key, "job_type": "backup", "status": "running",
             "current_phase": "transferring", "seq": 1, "total_bytes": 1000,
             "disks": [{"disk_index": 0, "bytes_transferred": 100, "total_bytes": 1000}]}
     return {**body, **changes}
@@ -35,21 +38,21 @@ def backup(key: str, /, **changes: Any) -> dict[str, Any]:
 
 def snapshot(key: str, /, **changes: Any) -> dict[str, Any]:
     body = {"event_id": str(uuid.uuid4()), "schema": "node.snapshot/1", "source": "poison",
-            "ts": _iso(NOW), "node_id": key, "cpu_percent": 12.5, "memory_percent": 40.0,
+            "ts": _now(), "node_id": key, "cpu_percent": 12.5, "memory_percent": 40.0,
             "process_count": 200}
     return {**body, **changes}
 
 
 def heartbeat(key: str, /, **changes: Any) -> dict[str, Any]:
     body = {"event_id": str(uuid.uuid4()), "schema": "worker.heartbeat/1", "source": "poison",
-            "ts": _iso(NOW), "worker_id": key, "cpu_usage": 10.0, "memory_usage": 20.0,
+            "ts": _now(), "worker_id": key, "cpu_usage": 10.0, "memory_usage": 20.0,
             "running_tasks": []}
     return {**body, **changes}
 
 
 def vm_sample(key: str, /, **changes: Any) -> dict[str, Any]:
     body = {"event_id": str(uuid.uuid4()), "schema": "vm.sample/1", "source": "poison",
-            "ts": _iso(NOW), "host": "h1", "vm_uuid": key, "vm_name": "vm-poison",
+            "ts": _now(), "host": "h1", "vm_uuid": key, "vm_name": "vm-poison",
             "state": "running", "cpu_time_ns": 10**9, "vcpus": 2}
     return {**body, **changes}
 
@@ -59,7 +62,6 @@ def encoded(body: Any) -> bytes:
 
 
 NOT_JSON = [b"not json", b"\xff\xfe\x00garbage", b"[" * 5000 + b"]" * 5000, b"", b"null"]
-FUTURE = _iso(NOW + timedelta(minutes=10))
 
 
 async def test_poison_on_every_raw_topic_is_dead_lettered_and_the_valid_events_land(
@@ -67,6 +69,7 @@ async def test_poison_on_every_raw_topic_is_dead_lettered_and_the_valid_events_l
 ) -> None:
     worker = await app_env.start_worker()
     job, node, beat, vm = unique("job-"), unique("node-"), unique("w-"), str(uuid.uuid4())
+    future = _iso(datetime.now(UTC) + timedelta(minutes=10))  # beyond the 300 s allowed skew
     poison: dict[str, list[tuple[bytes, bytes]]] = {
         "backup": [(job.encode(), raw) for raw in NOT_JSON] + [(job.encode(), encoded(b)) for b in (
             backup(job, disks=[{"disk_index": 2**31, "bytes_transferred": 1}]),
@@ -74,7 +77,7 @@ async def test_poison_on_every_raw_topic_is_dead_lettered_and_the_valid_events_l
                                {"disk_index": 1, "bytes_transferred": 6 * 10**18}]),
             backup(job, ts="9999-12-31T23:00:00-05:00"),
             backup(job, ts="3000-01-01T00:00:00Z"),
-            backup(job, ts=FUTURE),
+            backup(job, ts=future),
             backup(job, error="disk\x00failed"),
             backup(job, job_id=f"{job}\nnode_cpu_percent value=1"),
             backup(job, seq="one"),
@@ -84,7 +87,7 @@ async def test_poison_on_every_raw_topic_is_dead_lettered_and_the_valid_events_l
             snapshot(node, process_count=2**31),
             snapshot(node, uptime_seconds=1e19),
             snapshot(node, node_id="a\x00b"),
-            snapshot(node, ts=FUTURE),
+            snapshot(node, ts=future),
             snapshot(node, cpu_percent="NaN"),
         )] + [(node.encode(), NOT_JSON[0])],
         "heartbeat": [(beat.encode(), encoded(b)) for b in (
@@ -94,11 +97,11 @@ async def test_poison_on_every_raw_topic_is_dead_lettered_and_the_valid_events_l
             heartbeat(beat, cpu_usage=1e400),
         )] + [(beat.encode(), NOT_JSON[1])],
         "vm": [(vm.encode(), encoded(b)) for b in (
-            vm_sample(vm, vcpus=2**31), vm_sample(vm, ts=FUTURE), vm_sample(vm, vm_uuid="nope"),
+            vm_sample(vm, vcpus=2**31), vm_sample(vm, ts=future), vm_sample(vm, vm_uuid="nope"),
         )] + [(vm.encode(), NOT_JSON[2])],
         "alerts": [(beat.encode(), b'{"kind": "worker.inactive"}'),
                    (beat.encode(), encoded({"alert_id": "x", "kind": "k", "subject": "s\x00",
-                                            "state": "raised", "at": _iso(NOW)}))],
+                                            "state": "raised", "at": _now()}))],
     }
     valid = {
         "backup": [(job.encode(), encoded(backup(job, seq=2)))],

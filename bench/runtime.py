@@ -25,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.backup_pipeline import make_events
 from schemas.alert import Alert
 from streams.domain.backup import SAMPLE_WINDOW
-from streams.pipeline.domain import Domain, Record, State
+from streams.pipeline.domain import Domain, Record
 from streams.pipeline.health import SinkHealth
 from streams.pipeline.runtime import Pipeline, Rejection
 from streams.pipeline.sink import Sink
+from streams.pipeline.stores import DictStore
 
 BATCH = 2000
 
@@ -42,28 +43,6 @@ class Discard(Sink):
 
     async def write(self, records: Sequence[Any]) -> None:
         self.records += len(records)
-
-
-class DictStore:
-    def __init__(self) -> None:
-        self.data: dict[str, State] = {}
-
-    def get(self, key: str) -> State | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: State, partition: int) -> None:
-        value["_partition"] = partition
-        self.data[key] = value
-
-    def delete(self, key: str, partition: int) -> None:
-        self.data.pop(key, None)
-
-    def owned_items(self) -> list[tuple[str, State]]:
-        return list(self.data.items())
-
-    def partition_of(self, state: State) -> int:
-        partition: int = state["_partition"]
-        return partition
 
 
 class Silent:

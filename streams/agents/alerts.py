@@ -20,8 +20,9 @@ from schemas.event import decode, epoch_micros
 from streams import topics
 from streams.app import settings
 from streams.pipeline.domain import Domain, Projected, Record, State, Step
-from streams.pipeline.register import NoState, postgres, register
+from streams.pipeline.register import postgres, register
 from streams.pipeline.sink import Sink
+from streams.pipeline.stores import NoState
 from streams.projections import alertmanager
 from streams.projections import alerts as projection
 from streams.sinks.alertmanager import AlertmanagerSink

@@ -18,7 +18,8 @@ from schemas.errors import InvalidEvent
 from streams import topics
 from streams.app import settings
 from streams.pipeline.domain import Domain, Projected, Record, State, Step
-from streams.pipeline.register import NoState, register
+from streams.pipeline.register import register
+from streams.pipeline.stores import NoState
 from streams.projections.points import split_lines
 from streams.sinks.influx import TsdbSink
 

@@ -41,25 +41,6 @@ def points() -> TopicSink:
     return TopicSink(topics.points, POINTS)
 
 
-class NoState:
-    """The store of a stateless pipeline (alerts, TSDB): nothing kept, nothing owned."""
-
-    def get(self, key: str) -> None:
-        return None
-
-    def put(self, key: str, value: dict[str, Any], partition: int) -> None:
-        raise AssertionError("a stateless pipeline stored a state")
-
-    def delete(self, key: str, partition: int) -> None:
-        raise AssertionError("a stateless pipeline deleted a state")
-
-    def owned_items(self) -> list[tuple[str, dict[str, Any]]]:
-        return []
-
-    def partition_of(self, state: dict[str, Any]) -> int:
-        raise AssertionError("a stateless pipeline has no state")
-
-
 def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sink], *,
              sweep_quiet_s: float | None = None, batch_wait_s: float | None = None
              ) -> Pipeline[Any]:

@@ -34,9 +34,9 @@ from streams.agents.worker import Workers
 from streams.app import settings
 from streams.pipeline.domain import Domain, Record, State
 from streams.pipeline.health import SinkHealth
-from streams.pipeline.register import NoState
 from streams.pipeline.runtime import BatchReport, Pipeline, Rejection
 from streams.pipeline.sink import Sink
+from streams.pipeline.stores import DictStore, NoState
 from streams.projections.points import SINK as POINTS
 from streams.sinks.influx import TsdbSink
 from streams.sinks.postgres import Database, PostgresSink
@@ -50,29 +50,6 @@ BATCH_BOUND_S = 60.0
 RETENTION_S = 1e12
 """Keys stay in the table (sweeps raise staleness and inactivity alerts, delete nothing)."""
 _FAR = datetime(2262, 1, 1, tzinfo=UTC)
-
-
-class DictStore:
-    """The table: a dict, with the partition each state was stored from."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, State] = {}
-
-    def get(self, key: str) -> State | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: State, partition: int) -> None:
-        self.data[key] = {**value, "_partition": partition}
-
-    def delete(self, key: str, partition: int) -> None:
-        self.data.pop(key, None)
-
-    def owned_items(self) -> list[tuple[str, State]]:
-        return list(self.data.items())
-
-    def partition_of(self, state: State) -> int:
-        partition: int = state["_partition"]
-        return partition
 
 
 class RecoveredStore(DictStore):

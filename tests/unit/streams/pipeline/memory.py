@@ -18,6 +18,7 @@ from schemas.errors import InvalidEvent
 from streams.pipeline.domain import Domain, Projected, Record, State, Step
 from streams.pipeline.runtime import Rejection
 from streams.pipeline.sink import Sink, SinkRejected, SinkUnavailable
+from streams.pipeline.stores import DictStore
 
 T0 = 1_700_000_000_000_000
 
@@ -111,30 +112,20 @@ class MemorySink(Sink):
         self.journal.entries.append((f"write:{self.name}", list(records)))
 
 
-class MemoryStore:
-    """A dict as the table; states carry their partition like `KeyedState`'s."""
+class MemoryStore(DictStore):
+    """The dict store, writing what it is asked into the journal."""
 
     def __init__(self, journal: Journal) -> None:
-        self.data: dict[str, State] = {}
+        super().__init__()
         self.journal = journal
 
-    def get(self, key: str) -> State | None:
-        return self.data.get(key)
-
     def put(self, key: str, value: State, partition: int) -> None:
-        self.data[key] = {**value, "_partition": partition}
+        super().put(key, value, partition)
         self.journal.entries.append(("put", key))
 
     def delete(self, key: str, partition: int) -> None:
-        self.data.pop(key, None)
+        super().delete(key, partition)
         self.journal.entries.append(("delete", key))
-
-    def owned_items(self) -> list[tuple[str, State]]:
-        return list(self.data.items())
-
-    def partition_of(self, state: State) -> int:
-        partition: int = state["_partition"]
-        return partition
 
 
 class MemoryOutbound:

@@ -75,8 +75,13 @@ async def test_a_batch_killed_while_its_rows_retry_reaches_rows_and_table_after_
 
     new = app_env.workers[-1]
     await wait_for(rows_caught_up, 180, 1.0, what="the rows to reach the batch's state")
-    _, seen = await ahttp("GET", f"{new.url}/jobs/{job_id}")
-    assert seen["status"] == "completed"
+
+    async def view_completed() -> bool:
+        # The table takes the batch after its rows (step 7 after step 4): poll, do not race it.
+        _, seen = await ahttp("GET", f"{new.url}/jobs/{job_id}")
+        return bool(seen.get("status") == "completed")
+
+    await wait_for(view_completed, 30, what="the restarted worker's view of the batch")
     row = await job(app_env, job_id)
     assert row is not None and row["last_seq"] == BASE_SEQ + 2_000_000
     assert float(row["progress_percent"]) == 100.0

@@ -123,22 +123,32 @@ def is_catching_up(end_offset: int | None, processed_offset: int | None,
     return backlog and (newest_event_us is None or now_us - newest_event_us >= quiet_s * 1e6)
 
 
+def processed_offset(app: faust.App, pipeline: Pipeline[Any], tp: TP) -> int | None:
+    """The last offset of `tp` this worker's pipeline processed (None: nothing yet, ever).
+
+    Before its first batch on a partition since it was assigned, the group's committed offset
+    stands for it: a committed offset is the next one to read, so the one before it is done.
+    """
+    done = pipeline.progress.offsets.get(tp.partition)
+    if done is not None:
+        return done
+    committed = committed_offset(app, tp)
+    return None if committed is None else committed - 1
+
+
 def catching_up(app: faust.App, pipeline: Pipeline[Any], owned: set[TP], now: int,
                 quiet_s: float) -> set[int]:
     """Owned partitions of the pipeline's topic whose backlog this worker has not processed.
 
-    Before the first record processed since a partition was assigned, the committed offset
-    stands for "processed": a partition taken over with a backlog is caught up on first.
+    A partition taken over with a backlog is caught up on first (`processed_offset`).
     """
     progress = pipeline.progress
     progress.forget({tp.partition for tp in owned})
     behind = set()
     for tp in owned:
         end = app.consumer.highwater(tp)
-        processed = progress.offsets.get(tp.partition)
-        if processed is None:
-            processed = committed_offset(app, tp)
-        if is_catching_up(end, processed, progress.newest_us.get(tp.partition), now, quiet_s):
+        if is_catching_up(end, processed_offset(app, pipeline, tp),
+                          progress.newest_us.get(tp.partition), now, quiet_s):
             behind.add(tp.partition)
     return behind
 

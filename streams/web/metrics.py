@@ -1,8 +1,8 @@
 """`GET /metrics`: the worker's Prometheus metrics (see `streams.metrics`), and the gauges that
 describe the present: degraded sinks, consumer lag per partition, table sizes, open alerts.
 
-Lag is the records waiting after the last one this worker processed (or, before its first batch
-on a partition, after its group's committed offset) on the partitions it owns.
+Lag is the records waiting after the last one this worker processed on the partitions it owns
+(`streams.pipeline.agent.processed_offset`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from prometheus_client import generate_latest
 from streams import tables
 from streams.app import app
 from streams.domain.backup import STALE, STALLED
-from streams.faust_tuning import committed_offset
 from streams.metrics import PRESENT, REGISTRY, degraded_sinks
+from streams.pipeline.agent import processed_offset
 from streams.pipeline.health import health
 from streams.pipeline.register import PIPELINES
 
@@ -32,10 +32,9 @@ def _lag() -> list[tuple[list[str], float]]:
             end = app.consumer.highwater(tp)
             if end is None:
                 continue
-            done = pipeline.progress.offsets.get(tp.partition)
-            if done is None:
-                done = (committed_offset(app, tp) or 0) - 1
-            samples.append(([topic, str(tp.partition)], float(max(0, end - done - 1))))
+            done = processed_offset(app, pipeline, tp)
+            waiting = end if done is None else end - done - 1
+            samples.append(([topic, str(tp.partition)], float(max(0, waiting))))
     return samples
 
 

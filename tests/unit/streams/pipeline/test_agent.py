@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from streams.pipeline.agent import is_catching_up
 
 US = 1_000_000
@@ -29,3 +31,25 @@ def test_a_partition_whose_end_is_not_known_yet_is_caught_up_on_first() -> None:
     now = 1_000 * US
     assert is_catching_up(None, None, None, now, 60)
     assert is_catching_up(None, 100, now - 1 * US, now, 60)
+
+
+def test_a_committed_offset_is_the_next_to_read_so_the_one_before_it_is_processed() -> None:
+    # Regression: the committed offset was taken as processed, so a taken-over partition with
+    # exactly one record waiting counted as caught up.
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    from streams.pipeline.agent import processed_offset
+    from streams.pipeline.runtime import PartitionProgress
+
+    tp = TP("t", 0)
+    app: Any = SimpleNamespace(consumer=SimpleNamespace(_committed_offset={tp: 5}))
+    pipeline: Any = SimpleNamespace(progress=PartitionProgress())
+    assert processed_offset(app, pipeline, tp) == 4
+    assert is_catching_up(6, processed_offset(app, pipeline, tp), None, 0, 60)
+    assert not is_catching_up(5, processed_offset(app, pipeline, tp), None, 0, 60)
+    pipeline.progress.note(0, 9, None)
+    assert processed_offset(app, pipeline, tp) == 9
+    app.consumer._committed_offset = {}
+    assert processed_offset(app, pipeline, TP("t", 1)) is None

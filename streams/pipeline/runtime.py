@@ -243,9 +243,6 @@ class Pipeline(Generic[E]):
                     f"future (more than the {self.max_clock_skew_us / 1e6:.0f} s clock skew "
                     "allowed)")
             key = self.domain.key(event)
-            if record.key is not None and record.key != key.encode():
-                log.debug("pipeline.key_mismatch pipeline=%s record_key=%r event_key=%r",
-                          self.domain.name, record.key, key)
         except InvalidEvent as exc:
             rejections.append(Rejection(record, "invalid", exc.reason, exc.errors))
             return None

@@ -7,10 +7,12 @@ Every test under tests/integration is marked `integration` here, so `-m integrat
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka.errors import KafkaError
 
 from fleetstream.stack import Stack
 from fleetstream.stack.services import Kafka, Ports
@@ -52,6 +54,10 @@ async def app_env(stack_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Ap
         yield app
     finally:
         app.stop_workers()
+        try:
+            await app.delete_topics()
+        except (KafkaError, OSError) as error:  # hygiene only: the test's result stands
+            warnings.warn(f"could not delete the test's topics: {error!r}", stacklevel=1)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 REPO = Path(__file__).resolve().parents[2]
 FLEETSTREAM = str(Path(sys.executable).parent / "fleetstream")
@@ -277,6 +278,24 @@ class AppEnv:
     def stop_workers(self) -> None:
         for worker in self.workers:
             worker.stop()
+
+    async def delete_topics(self) -> list[str]:
+        """Delete this environment's topics from the shared broker: its prefix and its app id's.
+
+        Why: a suite leaves thousands of partitions behind otherwise, and every one of them slows
+        the broker's controller (in KRaft a controller event slow enough fences the broker) and
+        the metadata every later client fetches.
+        """
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=30_000)
+        await admin.start()
+        try:
+            owned = (self.prefix, f"{self.env['FLEETSTREAM_APP_ID']}-")
+            mine = [topic for topic in await admin.list_topics() if topic.startswith(owned)]
+            if mine:
+                await admin.delete_topics(mine, timeout_ms=30_000)
+            return mine
+        finally:
+            await admin.close()
 
 
 def tsdb_export(influx_url: str, match: str) -> list[dict[str, Any]]:

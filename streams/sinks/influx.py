@@ -93,7 +93,8 @@ async def probe(settings: Settings, timeout: float = 10.0) -> None:
             status, body = response.status, (await response.text(errors="replace"))[:200]
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise SinkUnavailable(f"TSDB unreachable: {type(exc).__name__}: {exc}") from exc
-    reason = f"TSDB HTTP {status} at {mask_url(settings.influx_url)}: {body.strip()!r}"
+    said = f": {body.strip()!r}" if body.strip() else ""
+    reason = f"TSDB HTTP {status} at {mask_url(settings.influx_url)}{said}"
     if status in {401, 403, 404}:
         raise SinkMisconfigured(reason)
     if status >= 500 or status == 429:

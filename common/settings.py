@@ -160,6 +160,7 @@ def _one_of(*choices: str) -> Callable[[str], str]:
 
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+INFLUX_AUTH_SCHEMES = ("TOKEN", "BEARER", "BASIC")
 
 
 # A query parameter whose name contains one of these carries a secret (`?password=`, `?token=`,
@@ -246,8 +247,13 @@ SETTINGS: tuple[Setting, ...] = (
             "InfluxDB (or line-protocol TSDB) base URL.", used_by=_WORKER),
     Setting("influx_db", "INFLUX_DB", _non_empty, "fleetstream", "InfluxDB database (bucket).",
             used_by=_WORKER),
-    Setting("influx_token", "INFLUX_TOKEN", _optional, "", "InfluxDB API token.",
+    Setting("influx_token", "INFLUX_TOKEN", _optional, "",
+            "InfluxDB API token (USER:PASSWORD when INFLUX_AUTH_SCHEME is BASIC).",
             used_by=_WORKER, secret=True),
+    Setting("influx_auth_scheme", "INFLUX_AUTH_SCHEME", _one_of(*INFLUX_AUTH_SCHEMES), "TOKEN",
+            "How INFLUX_TOKEN is sent: TOKEN (InfluxDB 3 and 2, 'Authorization: Token'), BEARER "
+            "(InfluxDB 3 Core/Edge), BASIC (HTTP basic auth of USER:PASSWORD: VictoriaMetrics' "
+            "-httpAuth.*, InfluxDB 1.x with auth-enabled).", used_by=_WORKER),
     Setting("alertmanager_url", "FLEETSTREAM_ALERTMANAGER_URL", http_url, "",
             "Alertmanager base URL the alerts are forwarded to (API v2; empty: not forwarded).",
             used_by=_WORKER, url_with_credentials=True),
@@ -358,6 +364,7 @@ class Settings:
     influx_url: str
     influx_db: str
     influx_token: str
+    influx_auth_scheme: str
     alertmanager_url: str
     batch_max_lines: int
     batch_max_sec: float
@@ -432,6 +439,8 @@ class Settings:
             )
         if not problems:
             problems.extend(_kafka_security_problems(values))
+        if values.get("influx_auth_scheme") == "BASIC" and ":" not in values["influx_token"]:
+            problems.append("INFLUX_TOKEN must be USER:PASSWORD with INFLUX_AUTH_SCHEME=BASIC")
         if problems:
             raise ConfigError(problems)
         return cls(**values)

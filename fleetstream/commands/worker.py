@@ -12,6 +12,7 @@ from typing import Any
 from common import kafka
 from common.settings import WORKER as PROCESS
 from fleetstream.commands import load_settings
+from streams import startup
 from streams.faust_tuning import use_uvloop
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,13 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(kafka.check_credentials(settings))
     except kafka.KafkaCredentialsError as exc:
         print(f"fleetstream worker: {exc}", file=sys.stderr)
+        return 2
+    try:
+        # PostgreSQL and the TSDB once: a bad password, token or database stops it here.
+        asyncio.run(startup.probe_sinks(settings))
+    except startup.StartupRefused as exc:
+        for problem in exc.problems:
+            print(f"fleetstream worker: refusing to start: {problem}", file=sys.stderr)
         return 2
     from streams.app import app
 

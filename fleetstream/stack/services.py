@@ -409,6 +409,9 @@ class VictoriaMetrics(Service):
 
     name = "victoria-metrics"
     database = "fleetstream"
+    http_auth: tuple[str, str] | None = None
+    """(user, password) it requires of every write and query (`-httpAuth.*`: HTTP basic auth);
+    None: no auth, as the stack runs it. Tests that check credentials set it before `start()`."""
 
     @property
     def marker(self) -> str:
@@ -433,6 +436,8 @@ class VictoriaMetrics(Service):
             # first, so a replay is idempotent. VictoriaMetrics keeps both raw samples unless
             # told to keep one per millisecond.
             "-dedup.minScrapeInterval=1ms",
+            *([f"-httpAuth.username={self.http_auth[0]}",
+               f"-httpAuth.password={self.http_auth[1]}"] if self.http_auth else []),
         ])
 
     def env(self) -> dict[str, str]:

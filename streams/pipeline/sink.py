@@ -37,6 +37,15 @@ class SinkRejected(SinkError):
     """Permanent: the server refuses these records; retrying them can never succeed."""
 
 
+class SinkMisconfigured(SinkError):
+    """Permanent for this process: the server refuses its credentials or lacks its database.
+
+    Raised only by a sink's start-up `probe` (`streams.startup`), so a worker stops before it
+    consumes anything. During a write the same errors are `SinkUnavailable`: an operator fixes
+    them while the worker runs, and the held records must still arrive.
+    """
+
+
 class Sink(ABC):
     """A projection target. `write` is idempotent: rewriting the same records is harmless."""
 

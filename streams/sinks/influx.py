@@ -12,15 +12,21 @@ runtime's policy retries. `classify` is the one place that decides what a TSDB e
   field type conflict).
 The TSDB is fed from the points topic by its own pipeline (`streams.agents.tsdb`), so it never
 holds the PostgreSQL projections back.
+Credentials (`authorization`, one place for the client and the start-up `probe`): INFLUX_TOKEN
+sent as `Authorization: Token ...` (InfluxDB 3 and 2, the client's default), `Bearer ...`
+(InfluxDB 3 Core/Edge), or, with INFLUX_AUTH_SCHEME=BASIC, as HTTP basic auth of USER:PASSWORD
+(VictoriaMetrics' `-httpAuth.*`, the local stand-in; InfluxDB 1.x with `auth-enabled`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import aiohttp
 import urllib3
 from influxdb_client_3 import (  # type: ignore[attr-defined]
     InfluxDBClient3,
@@ -31,8 +37,14 @@ from influxdb_client_3 import (  # type: ignore[attr-defined]
 )
 from influxdb_client_3.write_client.client.write_api import WriteType
 
-from common.settings import Settings
-from streams.pipeline.sink import Sink, SinkRejected, SinkUnavailable, classified
+from common.settings import Settings, mask_url
+from streams.pipeline.sink import (
+    Sink,
+    SinkMisconfigured,
+    SinkRejected,
+    SinkUnavailable,
+    classified,
+)
 
 _UNAVAILABLE_STATUSES = frozenset({401, 403, 404, 429})
 _WRITE_TIMEOUT_MS = 10_000
@@ -54,16 +66,53 @@ def classify(exc: BaseException) -> SinkUnavailable | SinkRejected | None:
     return None
 
 
+def authorization(settings: Settings) -> tuple[str, str]:
+    """(scheme, credentials) of the `Authorization` header every TSDB request carries."""
+    if settings.influx_auth_scheme == "BASIC":
+        return "Basic", base64.b64encode(settings.influx_token.encode()).decode("ascii")
+    # The client sends a token header in any case; a server without auth ignores it.
+    return settings.influx_auth_scheme.title(), settings.influx_token or "unused"
+
+
+async def probe(settings: Settings, timeout: float = 10.0) -> None:
+    """Send the TSDB an empty write with this worker's credentials, once, at start-up.
+
+    Raises `SinkMisconfigured` on 401/403/404 (wrong credentials, no such database or write
+    endpoint) and `SinkUnavailable` when there is no answer, or a 5xx/429 one. Any other answer
+    means the server took the credentials (an empty body may be a 400 once they are checked).
+    """
+    scheme, credentials = authorization(settings)
+    url = f"{settings.influx_url.rstrip('/')}/api/v2/write"
+    params = {"bucket": settings.influx_db, "precision": "ns"}
+    headers = {"Authorization": f"{scheme} {credentials}"}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            session.post(url, params=params, data=b"", headers=headers) as response,
+        ):
+            status, body = response.status, (await response.text(errors="replace"))[:200]
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise SinkUnavailable(f"TSDB unreachable: {type(exc).__name__}: {exc}") from exc
+    said = f": {body.strip()!r}" if body.strip() else ""
+    reason = f"TSDB HTTP {status} at {mask_url(settings.influx_url)}{said}"
+    if status in {401, 403, 404}:
+        raise SinkMisconfigured(reason)
+    if status >= 500 or status == 429:
+        raise SinkUnavailable(reason)
+
+
 class TsdbSink(Sink):
     """Writes line-protocol lines to `INFLUX_URL` / `INFLUX_DB`, one request per batch."""
 
     name = "tsdb"
 
     def __init__(self, settings: Settings) -> None:
+        scheme, credentials = authorization(settings)
         self._client = InfluxDBClient3(
             host=settings.influx_url,
             database=settings.influx_db,
-            token=settings.influx_token or "unused",
+            auth_scheme=scheme,
+            token=credentials,
             write_client_options=write_client_options(
                 write_options=WriteOptions(write_type=WriteType.synchronous, max_retries=0,
                                            timeout=_WRITE_TIMEOUT_MS)),

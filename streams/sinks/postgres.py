@@ -14,6 +14,8 @@ PostgreSQL error means for the sink contract (`streams.pipeline.sink`), by SQLST
 - rejected (bisect, dead-letter): data exceptions (22: out of range, NUL in text, bad encoding),
   integrity violations (23), program limits (54: a value too large to store).
 Anything else is left unclassified for the runtime's bounded policy.
+At start-up (`probe`, one connection) bad credentials (28) and a missing database (3D) are
+`SinkMisconfigured` instead: the worker stops before it consumes anything.
 Migrations are the project's own: numbered SQL files in `streams/migrations/`, applied once each,
 in order, under an advisory lock so two workers starting together do not race.
 """
@@ -28,7 +30,13 @@ from typing import Any
 
 import asyncpg
 
-from streams.pipeline.sink import Sink, SinkRejected, SinkUnavailable, classified
+from streams.pipeline.sink import (
+    Sink,
+    SinkMisconfigured,
+    SinkRejected,
+    SinkUnavailable,
+    classified,
+)
 from streams.projections.rows import Row, Statement
 
 log = logging.getLogger(__name__)
@@ -39,6 +47,7 @@ _UNAVAILABLE_CLASSES = frozenset({"08", "53", "57", "40", "55", "28", "3D", "42"
 _UNAVAILABLE_STATES = frozenset({"25006"})
 _REJECTED_CLASSES = frozenset({"22", "23", "54"})
 _CLIENT_UNAVAILABLE = (OSError, asyncio.TimeoutError, asyncpg.exceptions.InterfaceError)
+_MISCONFIGURED_AT_START = frozenset({"28", "3D"})
 
 
 def classify(exc: BaseException) -> SinkUnavailable | SinkRejected | None:
@@ -54,6 +63,23 @@ def classify(exc: BaseException) -> SinkUnavailable | SinkRejected | None:
     if isinstance(exc, _CLIENT_UNAVAILABLE):
         return SinkUnavailable(f"PostgreSQL unreachable: {type(exc).__name__}: {exc}")
     return None
+
+
+async def probe(url: str, timeout: float = 10.0) -> None:
+    """Open one connection to `url` and close it: the worker's start-up probe.
+
+    Raises `SinkMisconfigured` when the server refuses the login (28: bad password, unknown role)
+    or has no such database (3D), and `SinkUnavailable` when it cannot be reached.
+    """
+    try:
+        with classified(classify):
+            conn = await asyncpg.connect(url, timeout=timeout)
+    except SinkUnavailable as exc:
+        state = getattr(exc.__cause__, "sqlstate", None)
+        if isinstance(state, str) and state[:2] in _MISCONFIGURED_AT_START:
+            raise SinkMisconfigured(exc.reason) from exc.__cause__
+        raise
+    await conn.close()
 
 
 def migrations() -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ settings = Settings.load(process=WORKER)
 register_with_faust()
 faust_tuning.patch_fetch_max_wait(settings.fetch_max_wait_ms)
 faust_tuning.patch_quiet_root_logger()
+faust_tuning.patch_declared_topic_metadata()
 
 
 app = faust.App(

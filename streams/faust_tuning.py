@@ -223,6 +223,49 @@ def patch_declared_topic_metadata() -> None:
     Producer.create_topic = create_topic  # type: ignore[method-assign, assignment]
 
 
+def patch_seek_uncommitted_partitions() -> None:
+    """Make Faust's "seek to committed offsets" rewind a partition that has none, too.
+
+    Why: Faust drops records it fetched while the group rebalanced or its flow was stopped
+    (table recovery), and undoes that by seeking every partition back to its committed offset
+    ("Seek stream partitions to committed offsets", `Consumer.perform_seek`). aiokafka's
+    `seek_to_committed` seeks only partitions whose committed offset is above 0: one the group
+    never committed stays where the dropped fetch left it, past records nobody processed. They
+    are skipped for good, and lost once a later record on that partition is committed. Seen in
+    `tests/integration/backup/test_crash_while_rows_retry.py` (docs/reliability.md): the worker
+    killed before its first heartbeat batch was committed, the restarted one joined, recovered,
+    and never wrote that heartbeat; the group had no offset for its partition.
+
+    The patched seek does what aiokafka's does, then puts every stream partition without a
+    committed offset where the group's reset policy starts (`consumer_auto_offset_reset`:
+    earliest here), as if it had just been assigned. Changelog partitions are left to the
+    recovery, which seeks them itself. Idempotent: calling it again replaces the wrapper.
+    """
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    current = AIOKafkaConsumerThread.seek_to_committed
+    original = getattr(current, "__wrapped__", current)
+
+    async def seek_committed_or_reset(self: Any) -> Any:
+        consumer = self._ensure_consumer()
+        committed = await consumer.seek_to_committed()
+        unset = [tp for tp, offset in committed.items()
+                 if not offset and self.app.topics.acks_enabled_for(tp.topic)]
+        if unset:
+            reset = self.app.conf.consumer_auto_offset_reset
+            if reset == "earliest":
+                await consumer.seek_to_beginning(*unset)
+            elif reset == "latest":
+                await consumer.seek_to_end(*unset)
+        return committed
+
+    @functools.wraps(original)
+    async def seek_to_committed(self: Any) -> Any:
+        return await self.call_thread(seek_committed_or_reset, self)
+
+    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+
+
 def committed_offset(app: faust.App, tp: TP) -> int | None:
     """The offset this group last committed on `tp` (None: nothing committed yet)."""
     committed: Any = app.consumer._committed_offset  # type: ignore[attr-defined]

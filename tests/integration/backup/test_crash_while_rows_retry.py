@@ -38,8 +38,8 @@ def report(job_id: str, step: int, done: int, status: JobStatus = "running"
 
 @pytest.mark.xfail(strict=False, reason=(
     "known open fault (issue 12, docs/reliability.md 'A restarted worker late', cause 3): the "
-    "restarted worker can skip records it fetched during recovery; fixed for partitions the "
-    "group never committed, still seen once on a committed one (1 of 2 runs with every fix)"))
+    "restarted worker can skip records it fetched during recovery and never fetch them again; "
+    "2 of 11 runs with every fix of this branch"))
 async def test_a_batch_killed_while_its_rows_retry_reaches_rows_and_table_after_restart(
         app_env: AppEnv) -> None:
     worker = await app_env.start_worker(**SESSION)

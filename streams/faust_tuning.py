@@ -234,7 +234,9 @@ def patch_seek_uncommitted_partitions() -> None:
     are skipped for good, and lost once a later record on that partition is committed. Seen in
     `tests/integration/backup/test_crash_while_rows_retry.py` (docs/reliability.md): the worker
     killed before its first heartbeat batch was committed, the restarted one joined, recovered,
-    and never wrote that heartbeat; the group had no offset for its partition.
+    and never wrote that heartbeat; the group had no offset for its partition. This closes that
+    path only: records are also dropped after the seek, still open (docs/reliability.md, "A
+    restarted worker late", cause 3).
 
     The patched seek does what aiokafka's does, then puts every stream partition without a
     committed offset where the group's reset policy starts (`consumer_auto_offset_reset`:

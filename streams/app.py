@@ -23,6 +23,8 @@ settings = Settings.load(process=WORKER)
 register_with_faust()
 faust_tuning.patch_fetch_max_wait(settings.fetch_max_wait_ms)
 faust_tuning.patch_quiet_root_logger()
+faust_tuning.patch_declared_topic_metadata()
+faust_tuning.patch_seek_uncommitted_partitions()
 
 
 app = faust.App(

@@ -29,6 +29,7 @@ import asyncio
 import functools
 import importlib.util
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,6 +56,12 @@ machine, same run): 1,018 -> 1,883 events/s; with the batch size below, 2,323.""
 
 PRODUCER_MAX_BATCH_SIZE = 1024 * 1024
 """Bytes of one producer batch per partition (Faust's default 16 KiB, ~15 changelog records)."""
+
+DECLARED_TOPIC_VISIBLE_SECONDS = 15.0
+"""How long a worker's topic declarations wait, all together, for the topics they created to show
+in the broker's metadata (`patch_declared_topic_metadata`); then it starts anyway, as Faust's own
+declarations do. A bound for the whole start-up: on a broker too loaded to show a new topic
+within seconds, waiting for each of 16 would only delay the start further."""
 
 CYTHON_MODULES = ("faust._cython.streams", "faust.transport._cython.conductor")
 """faust-streaming's compiled fast paths that `cython_optimizations` switches on (the PyPI wheels
@@ -157,6 +164,108 @@ def patch_quiet_root_logger() -> None:
         original(self, logger, level)
 
     Worker.on_setup_root_logger = on_setup_root_logger  # type: ignore[method-assign]
+
+
+def patch_declared_topic_metadata() -> None:
+    """Make Faust's topic declaration refresh the declared topic's metadata, not every topic's.
+
+    Why: faust-streaming's `Producer.create_topic` ends every declaration, also of a topic that
+    exists, with `producer.client.force_metadata_update()` (its fix for #499). At start-up the
+    producer's client tracks no topic, so aiokafka asks for the metadata of every topic on the
+    broker, and decodes it in the worker's event loop. A worker declares its topics one after the
+    other (16 here) before it subscribes and joins its group. Measured on the shared broker of
+    the test suite (3,530 topics) on a loaded machine: 1-4 s per declaration, the worker joined
+    its group 58 s after it started (docs/reliability.md, "A restarted worker late").
+
+    The patched declaration creates the topic as Faust does (through Faust's transport, which
+    skips a topic the client already knows), then has the client track it (`add_topic`): from
+    then on the client's metadata requests name the tracked topics only, as aiokafka's producer
+    does for every topic it sends to. A topic just created can take seconds to show in the
+    broker's metadata (11 s measured on the loaded shared broker); the declaration waits for it,
+    within `DECLARED_TOPIC_VISIBLE_SECONDS` for all of them, so that the worker subscribes to
+    topics its group can be assigned (Faust's slow refreshes gave it that time by accident).
+    The topic exists before the client tracks it, so no metadata request can auto-create it
+    with the broker's defaults. Idempotent: calling it again replaces the wrapper.
+    """
+    from faust.transport.drivers.aiokafka import Producer
+    from mode.utils.times import want_seconds
+
+    current = Producer.create_topic
+    original = getattr(current, "__wrapped__", current)
+    budget = DECLARED_TOPIC_VISIBLE_SECONDS  # what is left of it, for this process
+
+    @functools.wraps(original)
+    async def create_topic(self: Any, topic: str, partitions: int, replication: int,
+                           *, timeout: float = 20.0, retention: float | None = None,
+                           **options: Any) -> None:
+        if not self.app.conf.topic_allow_declare:
+            # Faust's own path: it logs that declaring is disabled.
+            await original(self, topic, partitions, replication, timeout=timeout,
+                           retention=retention, **options)
+            return
+        producer = self._ensure_producer()
+        await self.transport._create_topic(
+            self, producer.client, topic, partitions, replication,
+            timeout=int(want_seconds(timeout) * 1000.0),
+            retention=int(want_seconds(retention) * 1000.0) if retention else None,
+            **options)
+        client = producer.client
+        await client.add_topic(topic)
+        nonlocal budget
+        began = time.monotonic()
+        while topic not in client.cluster.topics() and time.monotonic() - began < budget:
+            # Just created: the broker's metadata does not show it yet. A worker that subscribes
+            # before it does is assigned without it, and rebalances again when it shows up.
+            await asyncio.sleep(0.25)
+            await client.force_metadata_update()
+        budget = max(0.0, budget - (time.monotonic() - began))
+
+    Producer.create_topic = create_topic  # type: ignore[method-assign, assignment]
+
+
+def patch_seek_uncommitted_partitions() -> None:
+    """Make Faust's "seek to committed offsets" rewind a partition that has none, too.
+
+    Why: Faust drops records it fetched while the group rebalanced or its flow was stopped
+    (table recovery), and undoes that by seeking every partition back to its committed offset
+    ("Seek stream partitions to committed offsets", `Consumer.perform_seek`). aiokafka's
+    `seek_to_committed` seeks only partitions whose committed offset is above 0: one the group
+    never committed stays where the dropped fetch left it, past records nobody processed. They
+    are skipped for good, and lost once a later record on that partition is committed. Seen in
+    `tests/integration/backup/test_crash_while_rows_retry.py` (docs/reliability.md): the worker
+    killed before its first heartbeat batch was committed, the restarted one joined, recovered,
+    and never wrote that heartbeat; the group had no offset for its partition. This closes that
+    path only: records are also dropped after the seek, still open (docs/reliability.md, "A
+    restarted worker late", cause 3).
+
+    The patched seek does what aiokafka's does, then puts every stream partition without a
+    committed offset where the group's reset policy starts (`consumer_auto_offset_reset`:
+    earliest here), as if it had just been assigned. Changelog partitions are left to the
+    recovery, which seeks them itself. Idempotent: calling it again replaces the wrapper.
+    """
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    current = AIOKafkaConsumerThread.seek_to_committed
+    original = getattr(current, "__wrapped__", current)
+
+    async def seek_committed_or_reset(self: Any) -> Any:
+        consumer = self._ensure_consumer()
+        committed = await consumer.seek_to_committed()
+        unset = [tp for tp, offset in committed.items()
+                 if not offset and self.app.topics.acks_enabled_for(tp.topic)]
+        if unset:
+            reset = self.app.conf.consumer_auto_offset_reset
+            if reset == "earliest":
+                await consumer.seek_to_beginning(*unset)
+            elif reset == "latest":
+                await consumer.seek_to_end(*unset)
+        return committed
+
+    @functools.wraps(original)
+    async def seek_to_committed(self: Any) -> Any:
+        return await self.call_thread(seek_committed_or_reset, self)
+
+    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
 
 
 def committed_offset(app: faust.App, tp: TP) -> int | None:

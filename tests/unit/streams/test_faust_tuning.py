@@ -18,7 +18,8 @@ import faust
 import pytest
 import uvloop
 from aiokafka import AIOKafkaConsumer
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from aiokafka.client import AIOKafkaClient
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
 from faust.worker import Worker
 
 from streams import faust_tuning
@@ -30,13 +31,21 @@ def unpatched() -> Iterator[None]:
     applied the shims already), and the classes as they were found afterwards."""
     create_consumer = AIOKafkaConsumerThread._create_worker_consumer
     setup_root_logger = Worker.on_setup_root_logger
+    create_topic = Producer.create_topic
+    seek_to_committed = AIOKafkaConsumerThread.seek_to_committed
     AIOKafkaConsumerThread._create_worker_consumer = getattr(  # type: ignore[method-assign]
         create_consumer, "__wrapped__", create_consumer)
     Worker.on_setup_root_logger = getattr(  # type: ignore[method-assign]
         setup_root_logger, "__wrapped__", setup_root_logger)
+    Producer.create_topic = getattr(  # type: ignore[method-assign]
+        create_topic, "__wrapped__", create_topic)
+    AIOKafkaConsumerThread.seek_to_committed = getattr(  # type: ignore[method-assign]
+        seek_to_committed, "__wrapped__", seek_to_committed)
     yield
     AIOKafkaConsumerThread._create_worker_consumer = create_consumer  # type: ignore[method-assign]
     Worker.on_setup_root_logger = setup_root_logger  # type: ignore[method-assign]
+    Producer.create_topic = create_topic  # type: ignore[method-assign]
+    AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
 
 
 def _upstream_create_worker_consumer() -> object:
@@ -176,3 +185,59 @@ def test_take_events_still_acks_its_batch_in_a_finally_by_reference_count() -> N
     ack = inspect.getsource(Message.ack)
     assert "if not self.decref(n):" in ack, "acks no longer count references"
     assert hasattr(Message, "incref") and hasattr(Message, "decref")
+
+
+def _upstream_create_topic() -> Any:
+    method = Producer.create_topic
+    return getattr(method, "__wrapped__", method)
+
+
+def test_faust_still_refreshes_every_topic_after_each_declaration() -> None:
+    source = inspect.getsource(_upstream_create_topic())
+    assert "await producer.client.force_metadata_update()" in source, (
+        "faust's create_topic no longer forces a metadata update: drop "
+        "patch_declared_topic_metadata")
+    # The shim passes the same arguments on to the transport's declaration.
+    assert "cast(Transport, self.transport)._create_topic(" in source
+    assert "timeout=int(want_seconds(timeout) * 1000.0)," in source
+    assert "_retention = int(want_seconds(retention) * 1000.0) if retention else None" in source
+    parameters = list(inspect.signature(_upstream_create_topic()).parameters)
+    assert parameters == ["self", "topic", "partitions", "replication", "config", "timeout",
+                          "retention", "compacting", "deleting", "ensure_created"]
+
+
+def test_aiokafka_asks_for_every_topic_until_its_client_tracks_one() -> None:
+    # What makes Faust's refresh cost one answer per topic on the broker, and add_topic cheap.
+    assert "MetadataRequest(list(topics) if topics else None)" in inspect.getsource(
+        AIOKafkaClient._metadata_update)
+    assert "self._topics.add(topic)" in inspect.getsource(AIOKafkaClient.add_topic)
+
+
+
+def test_aiokafka_still_leaves_partitions_without_a_commit_where_they_are() -> None:
+    source = inspect.getsource(AIOKafkaConsumer.seek_to_committed)
+    assert "if offset and offset > 0:" in source, (
+        "aiokafka's seek_to_committed changed what it seeks: re-check "
+        "patch_seek_uncommitted_partitions")
+
+
+def test_faust_still_drops_fetched_records_and_relies_on_the_seek_back() -> None:
+    from faust.transport.consumer import Consumer
+
+    getmany = inspect.getsource(Consumer.getmany)
+    assert "Seek back to committed offsets" in getmany
+    assert "await self.perform_seek()" in getmany
+    assert "await self.seek_to_committed()" in inspect.getsource(Consumer.perform_seek)
+    method = AIOKafkaConsumerThread.seek_to_committed
+    upstream: Any = getattr(method, "__wrapped__", method)
+    assert "call_thread(self._ensure_consumer().seek_to_committed)" in inspect.getsource(
+        upstream)
+
+
+@pytest.mark.usefixtures("unpatched")
+def test_seek_patch_replaces_the_thread_method_once() -> None:
+    upstream = AIOKafkaConsumerThread.seek_to_committed
+    faust_tuning.patch_seek_uncommitted_partitions()
+    faust_tuning.patch_seek_uncommitted_partitions()  # again: replaces, does not stack wrappers
+    patched: Any = AIOKafkaConsumerThread.seek_to_committed
+    assert patched is not upstream and patched.__wrapped__ is upstream

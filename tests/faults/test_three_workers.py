@@ -488,6 +488,8 @@ async def test_three_workers_started_and_stopped_one_at_a_time_answer_from_the_o
             monitor_answers=monitor.answers, monitor_unavailable=monitor.unavailable,
             monitor_wrong=len(monitor.wrong), mismatches=len(cluster.mismatches),
             row_problems=len(problems))
+    for wrong in monitor.wrong[:20]:
+        print(f"wrong answer: {wrong}", flush=True)
     assert cluster.mismatches == []
     assert monitor.wrong == [], "a view answered 200 without every key, or 404 for a known one"
     assert problems == []

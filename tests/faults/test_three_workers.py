@@ -41,7 +41,7 @@ from tests.faults.test_worker_kill import owned_partitions
 from tests.integration.helpers import AppEnv, WorkerProcess, free_port, wait_for
 
 PARTITIONS = 8
-JOBS, NODES, GPUS = (512, 64, 64) if LONG else (64, 16, 16)
+JOBS, NODES, GPUS = (256, 32, 32) if LONG else (64, 16, 16)
 PACE = 1.0  # seconds between rounds, real and event time
 FULL = 10_000  # rounds a job would need to finish; the final round jumps there
 TOPICS = ("backup", "node", "heartbeat")
@@ -52,6 +52,7 @@ WORKER_ENV = {"FLEETSTREAM_STALE_AFTER_SECONDS": BIG,
               "FLEETSTREAM_NODE_SILENT_SECONDS": BIG,
               "BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
 SETTLE_TIMEOUT = 180.0
+CATCH_UP_TIMEOUT = 300.0
 READY_TIMEOUT = 180.0  # a worker starts in ~10 s on a quiet machine, minutes on a loaded one
 
 
@@ -324,24 +325,39 @@ class Cluster:
                                                f"entry of {one} differs from the owner's")
 
     async def views_current(self) -> bool:
-        """The first running worker's list views show the round last sent for every key."""
-        status, jobs = await get_json(self.session, f"{self.running[0].url}/jobs?limit={JOBS}")
-        if status != 200:
-            return False
-        by_id = {j["job_id"]: j for j in jobs["jobs"]}
-        if any(k not in by_id or self.load.job_problem(j, by_id[k])
-               for j, k in enumerate(self.load.jobs)):
-            return False
-        status, nodes = await get_json(self.session, f"{self.running[0].url}/nodes")
-        if status != 200:
-            return False
-        by_node = {n["node_id"]: n for n in nodes["nodes"]}
-        if any(k not in by_node or self.load.node_problem(k, by_node[k])
-               for k in self.load.node_ids):
-            return False
-        status, gpus = await get_json(self.session, f"{self.running[0].url}/workers")
-        return status == 200 and all(k in gpus and not self.load.gpu_problem(k, gpus[k])
-                                     for k in self.load.gpus)
+        """The first running worker's list views show the round last sent for every key (what
+        was wrong last is kept in `problem`)."""
+        url = self.running[0].url
+        problems: list[str] = []
+
+        def compare(path: str, status: int, found: dict[str, Any], keys: list[str],
+                    problem: Callable[[int, str, dict[str, Any]], str | None]) -> None:
+            for i, key in enumerate(keys):
+                why = problem(i, key, found[key]) if key in found else "missing"
+                if why:
+                    problems.append(f"{path} {status}: {key} {why}")
+
+        status, jobs = await get_json(self.session, f"{url}/jobs?limit={JOBS}")
+        compare("/jobs", status, {j["job_id"]: j for j in jobs["jobs"]} if status == 200 else {},
+                self.load.jobs, lambda i, _, body: self.load.job_problem(i, body))
+        status, nodes = await get_json(self.session, f"{url}/nodes")
+        compare("/nodes", status,
+                {n["node_id"]: n for n in nodes["nodes"]} if status == 200 else {},
+                self.load.node_ids, lambda _, key, body: self.load.node_problem(key, body))
+        status, gpus = await get_json(self.session, f"{url}/workers")
+        compare("/workers", status, gpus if status == 200 else {}, self.load.gpus,
+                lambda _, key, body: self.load.gpu_problem(key, body))
+        self.problem = f"{len(problems)} keys behind, first: {problems[0]}" if problems else ""
+        return not problems
+
+    async def wait_current(self, what: str) -> float:
+        """Wait until the views show the last round sent; the seconds it took."""
+        began = time.monotonic()
+        try:
+            await wait_for(self.views_current, CATCH_UP_TIMEOUT, 0.5, what=what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last: {self.problem}") from None
+        return time.monotonic() - began
 
 
 @dataclass
@@ -414,9 +430,9 @@ async def timed(cluster: Cluster, monitor: Monitor, pacer: Pacer, step: str,
         with suppress(asyncio.CancelledError):
             await watching
     await pacer.hold()
-    await wait_for(cluster.views_current, 120, 0.5, what=f"{step}: the last round in the views")
+    caught_up = await cluster.wait_current(f"{step}: the last round in the views")
     await cluster.check(step)
-    return {"action_s": acted, **times}
+    return {"action_s": acted, **times, "catch_up_s": caught_up}
 
 
 @pytest.mark.timeout(2400 if LONG else 1200)  # minutes on a loaded 2-core machine
@@ -441,7 +457,7 @@ async def test_three_workers_started_and_stopped_one_at_a_time_answer_from_the_o
         await load.send_round(app_env, producer)
         steps.append(("start A", {"action_s": time.monotonic() - began,
                                   **await cluster.settle("start A", began)}))
-        await wait_for(cluster.views_current, 120, 0.5, what="start A: the first round")
+        await cluster.wait_current("start A: the first round")
         await cluster.check("start A")
         pacing = asyncio.create_task(pacer.run())
 
@@ -470,7 +486,7 @@ async def test_three_workers_started_and_stopped_one_at_a_time_answer_from_the_o
             with suppress(asyncio.CancelledError):
                 await pacing
         await load.send_round(app_env, producer, final=True)
-        await wait_for(cluster.views_current, 120, 0.5, what="the final round in the views")
+        await cluster.wait_current("the final round in the views")
 
         problems = await row_problems(app_env, load)
         deadline = time.monotonic() + 60

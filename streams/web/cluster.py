@@ -6,6 +6,12 @@ that owns partitions of the table for its local part (`?scope=local`, answered f
 `KeyedState.owned_items()`), merges the parts, and answers locally when it is the only owner.
 Per-key views use Faust's `@app.table_route` instead, which forwards to the key's owner, and
 answer 404 with `value_or_404` for a key never heard of.
+
+While a worker rebalances or recovers its tables (from Faust's rebalance start until it logs
+"Worker ready"), its tables hold only part of the keys it owns: both kinds of view answer 503
+then (`serving_or_503`), since its part of a list, or a 404 for a key still being restored,
+would be a wrong answer that looks right. Found by `tests/faults/test_three_workers.py`: during
+a rebalance `/jobs` answered 200 with 34 of 64 jobs.
 """
 
 from __future__ import annotations
@@ -36,8 +42,16 @@ def is_local_request(request: Request) -> bool:
     return scope == LOCAL
 
 
+def serving_or_503() -> None:
+    """503 while this worker rebalances or recovers its tables (they miss keys it owns)."""
+    if app.rebalancing or app.in_recovery:
+        raise ServiceUnavailable("this worker is rebalancing its partitions; retry shortly")
+
+
 def value_or_404(state: KeyedState, key: str, missing: str) -> State:
-    """The key's value in this worker's table; 404 with `missing` as the reason otherwise."""
+    """The key's value in this worker's table; 404 with `missing` as the reason otherwise
+    (503 while the worker rebalances: the value may not be restored yet)."""
+    serving_or_503()
     value = state.get(key)
     if value is None:
         raise NotFound(missing)
@@ -68,6 +82,7 @@ async def gather(
     local: Callable[[], dict[str, Any]],
 ) -> dict[str, Any]:
     """Merge `local()` of every worker owning partitions of `state` (a key -> value mapping)."""
+    serving_or_503()
     if is_local_request(request):
         return local()
     me = _ident(app.conf.canonical_url)

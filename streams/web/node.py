@@ -28,7 +28,7 @@ from streams import topics
 from streams.app import app
 from streams.domain.node import NodeState, advance
 from streams.tables import nodes as state
-from streams.web.cluster import gather, is_local_request
+from streams.web.cluster import gather, is_local_request, serving_or_503
 from streams.web.ingest import accept, latest_allowed
 from streams.web.live import LiveHub, keep_fed
 
@@ -79,6 +79,7 @@ class Node(View):
     # `self: View`: faust types table_route's handler as taking any View.
     async def get(self: View, request: Request, *args: Any, **match: Any) -> Response:
         node_id = str(match["node_id"])
+        serving_or_503()
         value = state.get(node_id)
         node = None if value is None else NodeState.from_value(value)
         if node is None:

@@ -226,7 +226,9 @@ _SCOPE = {"name": "scope", "in": "query", "required": False,
           "schema": {"type": "string", "enum": ["local"]},
           "description": "Internal (scatter-gather): `local` answers only this worker's part, "
                          "as a key -> item mapping."}
-_GATHER_FAILED = _error("Another worker owning part of the table did not answer.")
+_GATHER_FAILED = _error("A worker owning part of the table did not answer, or is "
+                        "rebalancing (its part would miss keys).")
+_KEY_UNAVAILABLE = _error("The worker owning the key did not answer, or is rebalancing.")
 _BAD_SCOPE = _error("`scope` is not `local`.")
 
 
@@ -326,7 +328,7 @@ def _paths(security: list[dict[str, list[str]]], max_body_bytes: int,
         "/telemetry/{worker_id}": {"get": _operation("One worker's telemetry", {
             "200": _json(_ref("WorkerTelemetry"), "The worker's telemetry."),
             "404": _not_found("No heartbeat was received from this worker."),
-            "503": _error("The worker owning the key did not answer.")},
+            "503": _KEY_UNAVAILABLE},
             parameters=[worker_id], tags=["workers"])},
         "/api/v1/telemetry/{job_type}/{job_id}": {"post": _operation(
             "Ingest one backup progress report (seed 003)", {
@@ -348,7 +350,7 @@ def _paths(security: list[dict[str, list[str]]], max_body_bytes: int,
         "/jobs/{job_id}": {"get": _operation("One backup job with its disks", {
             "200": _json(_ref("Job"), "The job."),
             "404": _not_found("The job never reported progress (or left the table)."),
-            "503": _error("The worker owning the key did not answer.")},
+            "503": _KEY_UNAVAILABLE},
             parameters=[job_id], tags=["backup"])},
         "/api/telemetry/snapshot": {"post": _operation("Ingest one node snapshot (seed 000)", {
             "200": _json(_ref("SnapshotAccepted"), "Kafka has the snapshot.")},
@@ -364,7 +366,7 @@ def _paths(security: list[dict[str, list[str]]], max_body_bytes: int,
         "/nodes/{node_id}": {"get": _operation("One node's latest snapshot and rates", {
             "200": _json(_ref("NodeSnapshotView"), "The node."),
             "404": _not_found("No snapshot was received from this node."),
-            "503": _error("The worker owning the key did not answer.")},
+            "503": _KEY_UNAVAILABLE},
             parameters=[node_id], tags=["nodes"])},
         "/vms": {"get": _operation("Every VM's latest figures", {
             "200": _json({"anyOf": [

@@ -71,9 +71,10 @@ async def run(jobs: int, live: int, rounds: int, tmp: Path) -> None:
                FLEETSTREAM_STALE_AFTER_SECONDS="3600", FLEETSTREAM_STALLED_AFTER_SECONDS="7200",
                BATCH_MAX_SEC="0.5")
     app = AppEnv(env, tmp)
-    worker = await app.start_worker()
-    assert worker.proc is not None
     try:
+        # Inside the try: a worker that never gets ready (a loaded machine) is stopped too.
+        worker = await app.start_worker()
+        assert worker.proc is not None
         live_ids = [f"live-{i}" for i in range(live)]
         await app.produce(app.topic("backup"), events(live_ids, "running", 10))
         await wait_for(lambda: has_jobs(worker.url, live), 120, what="the live jobs")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from schemas.adapters.seed003 import from_seed_body
 from schemas.backup import BackupProgress
+from schemas.event import MAX_SECONDS
 from streams.domain.backup import (
     STALLED,
     apply_events,
@@ -580,3 +581,38 @@ def test_the_clients_eta_is_shown_as_sent_until_the_stream_has_its_own() -> None
     state = apply_events(None, [report(1, [GB], total=10 * GB, transfer_speed_bps=3 * GB,
                                        eta_seconds=10)])
     assert state is not None and state["eta_seconds"] == 10
+
+
+def test_a_disk_without_a_total_shows_the_percent_it_reported() -> None:
+    event = BackupProgress.model_validate({
+        "event_id": uuid.uuid4(), "source": "test", "ts": T0, "job_id": "job-1",
+        "job_type": "backup", "status": "running", "current_phase": "transferring", "seq": 1,
+        "disks": [{"disk_index": 0, "bytes_transferred": 5, "progress_percent": 42.5}]})
+    state = apply_events(None, [event])
+    assert state is not None and state["disks"]["0"]["progress_percent"] == 42.5
+
+
+def test_a_job_ended_within_a_second_has_an_average_speed() -> None:
+    # 1000 B between the first report and the end half a second later: 2000 B/s.
+    events = [report(1, [0], at=T0),
+              report(2, [1000], status="completed", at=T0 + timedelta(milliseconds=500))]
+    state = apply_events(None, events)
+    assert state is not None and state["transfer_speed_bps"] == pytest.approx(2000.0)
+
+
+def test_a_running_job_with_everything_copied_has_an_eta_of_zero() -> None:
+    state = apply_events(None, spaced(2, 0, 1000, total=1000))  # 500 B/s, nothing left
+    assert state is not None
+    assert (state["eta_seconds"], state["progress_percent"]) == (0, 100.0)
+
+
+def test_the_longest_storable_eta_is_still_shown() -> None:
+    # At 1 B/s (the client's), MAX_SECONDS bytes left take exactly MAX_SECONDS: still shown.
+    state = apply_events(None, [report(1, [0], total=MAX_SECONDS, transfer_speed_bps=1.0)])
+    assert state is not None and state["eta_seconds"] == MAX_SECONDS
+
+
+def test_a_disk_at_exactly_one_percent_shows_one_percent() -> None:
+    state = apply_events(None, [report(1, [10], totals=[1000])])
+    assert state is not None and state["disks"]["0"]["progress_percent"] == 1.0
+    assert summary(state)["disks"][0]["progress_percent"] == 1.0

@@ -83,7 +83,8 @@ demo: system-deps venv
 
 # Mutation testing of the pure core ([tool.mutmut] in pyproject.toml, docs/testing.md): not part of
 # `make test`. MUTANTS narrows it, e.g. `make mutation MUTANTS='streams.domain.worker.*'`; the
-# score per module is printed at the end (exit 1 below the goal).
+# score per module is printed at the end (exit 1 below the goal). The property tests run with
+# the `mutation` Hypothesis profile (tests/conftest.py): fewer examples, once per mutant.
 # It has a venv of its own: mutmut 3.8 (the first that works with pytest 9) needs click>=8.4.2,
 # which faust-streaming forbids, and the pure core needs nothing but pydantic and orjson.
 MUTATION_VENV := .venv-mutation
@@ -99,7 +100,8 @@ $(MUTATION_VENV)/bin/mutmut: Makefile
 
 mutation: $(MUTATION_VENV)/bin/mutmut
 	rm -rf mutants
-	env -u PYTHONPATH $(MUTATION_VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(foreach m,$(MUTANTS),'$(m)')
+	env -u PYTHONPATH FLEETSTREAM_HYPOTHESIS_PROFILE=mutation \
+		$(MUTATION_VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(foreach m,$(MUTANTS),'$(m)')
 	env -u PYTHONPATH $(MUTATION_VENV)/bin/mutmut results --all true \
 		| $(MUTATION_VENV)/bin/python tests/mutation_score.py
 

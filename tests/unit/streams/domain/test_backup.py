@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from schemas.adapters.seed003 import from_seed_body
 from schemas.backup import BackupProgress
+from schemas.event import MAX_SECONDS
 from streams.domain.backup import (
     STALLED,
     apply_events,
@@ -131,6 +132,11 @@ def test_ended_jobs_never_go_stale() -> None:
     assert sweep(state, state["last_telemetry_us"] + 3600 * US, 3, 6) is None
 
 
+# The fold's order-independence is the property most worth searching: three times the profile's
+# examples (300 by default; fewer under `make mutation`, tests/conftest.py).
+FOLD_PROPERTY = settings(max_examples=3 * settings().max_examples, deadline=None)
+
+
 @st.composite
 def job_reports(draw: st.DrawFn) -> list[BackupProgress]:
     """A job's reports in send order: growing disks, maybe restarts, maybe an end and stragglers,
@@ -163,7 +169,7 @@ def job_reports(draw: st.DrawFn) -> list[BackupProgress]:
     return events
 
 
-@settings(max_examples=300, deadline=None)
+@FOLD_PROPERTY
 @given(events=job_reports(), data=st.data())
 def test_any_order_with_duplicates_gives_the_ordered_state(
         events: list[BackupProgress], data: st.DataObject) -> None:
@@ -179,7 +185,7 @@ def test_any_order_with_duplicates_gives_the_ordered_state(
     assert state == ordered
 
 
-@settings(max_examples=300, deadline=None)
+@FOLD_PROPERTY
 @given(events=job_reports(), data=st.data())
 def test_percent_in_range_and_bytes_only_drop_on_a_restarted_disk(
         events: list[BackupProgress], data: st.DataObject) -> None:
@@ -372,3 +378,241 @@ def test_a_clients_speed_without_an_eta_gives_an_eta_from_that_speed() -> None:
     silent = apply_events(None, [report(1, [GB], total=3 * GB)])
     assert silent is not None
     assert (silent["transfer_speed_bps"], silent["eta_seconds"]) == (None, None)
+
+
+# The cases below came out of `make mutation` (docs/testing.md): each pins a rule a planted bug
+# broke without any other test noticing. Expected figures are worked out by hand.
+
+def indexed(seq: int, disks: dict[int, int], **fields: Any) -> BackupProgress:
+    """A running report of disks by `disk_index` (bytes transferred of 1000 each), at T0 + seq s."""
+    return BackupProgress.model_validate({
+        "event_id": uuid.uuid4(), "source": "test", "ts": T0 + timedelta(seconds=seq),
+        "job_id": "job-1", "job_type": "backup", "status": "running",
+        "current_phase": "transferring", "seq": seq, **fields,
+        "disks": [{"disk_index": i, "bytes_transferred": b, "total_bytes": 1000,
+                   "status": "transferring"} for i, b in disks.items()]})
+
+
+def test_the_summary_is_what_views_and_the_cli_show() -> None:
+    # Disks 10 and 2 (10 first: sorted by number, not by text or arrival). 400 B at 14:35:43,
+    # 800 B at 14:35:45: 200 B/s, 800 of 2000 B (the disks' totals): 40 %, 1200 B left: 6 s.
+    state = apply_events(None, [indexed(1, {10: 300, 2: 100}), indexed(3, {10: 500, 2: 300})])
+    assert state is not None
+    stale, _ = sweep(state, state["last_telemetry_us"] + 5 * US, 3, 6) or (state, [])
+    assert summary(stale) == {
+        "job_id": "job-1", "job_type": "backup", "status": "running",
+        "current_phase": "transferring", "bytes_transferred": 800, "total_bytes": 2000,
+        "transfer_speed_bps": 200.0, "eta_seconds": 6, "progress_percent": 40.0,
+        "started_at": "2025-10-10T14:35:43Z", "last_telemetry_at": "2025-10-10T14:35:45Z",
+        "completed_at": None, "stale": True, "stale_level": "stale", "staleness": "stale",
+        "stale_since": "2025-10-10T14:35:48Z", "error": None, "last_seq": 3,
+        "disks": [
+            {"disk_index": 2, "bytes_transferred": 300, "total_bytes": 1000,
+             "progress_percent": 30.0, "status": "transferring"},
+            {"disk_index": 10, "bytes_transferred": 500, "total_bytes": 1000,
+             "progress_percent": 50.0, "status": "transferring"}]}
+    failed = apply_events(stale, [indexed(4, {10: 600, 2: 300}, status="failed",
+                                          error="disk 10: target full")])
+    assert failed is not None
+    shown = summary(failed)
+    assert (shown["completed_at"], shown["error"]) == ("2025-10-10T14:35:46Z",
+                                                       "disk 10: target full")
+    assert (shown["stale"], shown["stale_level"], shown["staleness"]) == (False, "fresh", "fresh")
+
+
+def test_a_job_at_zero_bytes_is_at_zero_percent() -> None:
+    state = apply_events(None, [report(1, [0], total=1000)])
+    assert state is not None and state["progress_percent"] == 0.0
+
+
+@pytest.mark.parametrize(("first_end", "second_end"), [(1, 2), (3, 5)])
+def test_of_two_terminal_reports_the_earlier_seq_ends_the_job_in_either_order(
+        first_end: int, second_end: int) -> None:
+    failed = report(first_end, [100], status="failed", phase="aborted")
+    completed = report(second_end, [200], status="completed", phase="done")
+    state = both_orders(failed, completed)
+    assert (state["status"], state["current_phase"], state["bytes_transferred"]) == (
+        "failed", "aborted", 100)
+    assert state["ended_seq"] == first_end
+
+
+def test_of_two_terminal_reports_in_one_second_the_one_that_got_further_ends_the_job() -> None:
+    state = both_orders(report(7, [5 * GB], status="failed", at=T0),
+                        report(7, [6 * GB], status="completed", phase="done", at=T0))
+    assert (state["status"], state["bytes_transferred"]) == ("completed", 6 * GB)
+
+
+def test_a_disk_stored_before_ranks_existed_still_takes_newer_reports() -> None:
+    state = apply_events(None, [report(1, [100])])
+    assert state is not None
+    legacy = {**state, "disks": {"0": {k: v for k, v in state["disks"]["0"].items()
+                                       if k != "rank"}}}
+    newer = apply_events(legacy, [report(2, [250])])
+    assert newer is not None and newer["disks"]["0"]["bytes_transferred"] == 250
+
+
+def test_speed_leaves_out_reports_of_no_time_counts_standstills_and_skips_restarts() -> None:
+    # Two seqs at one event time (no Δt), then 200 B in 2 s: 100 B/s.
+    same_time = [report(1, [0], at=T0), report(2, [100], at=T0),
+                 report(3, [300], at=T0 + timedelta(seconds=2))]
+    state = apply_events(None, same_time)
+    assert state is not None and state["transfer_speed_bps"] == pytest.approx(100.0)
+    # 100 B/s, then standing still (0 B/s is a rate too): 0.3 * 0 + 0.7 * 100 = 70.
+    state = apply_events(None, spaced(2, 0, 200, 200))
+    assert state is not None and state["transfer_speed_bps"] == pytest.approx(70.0)
+    # 100 B/s, a restarted copy (left out), then 200 B/s: 0.3 * 200 + 0.7 * 100 = 130.
+    state = apply_events(None, spaced(2, 0, 200, 100, 500))
+    assert state is not None and state["transfer_speed_bps"] == pytest.approx(130.0)
+
+
+def test_a_pending_job_never_goes_stale() -> None:
+    state = apply_events(None, [report(1, [0], status="pending")])
+    assert state is not None
+    assert sweep(state, state["last_telemetry_us"] + 3600 * US, 3, 6) is None
+
+
+def test_no_clearing_alert_without_a_state_before() -> None:
+    state = apply_events(None, [report(1, [10])])
+    assert state is not None and resume_alerts(None, state) == []
+
+
+def test_raised_alerts_carry_their_detail_and_clearing_alerts_name_what_they_clear() -> None:
+    state = apply_events(None, [report(1, [10])])
+    assert state is not None
+    last = state["last_telemetry_us"]
+    stale, (stale_alert,) = sweep(state, last + 4 * US, 3, 6) or (state, [])
+    assert stale["stale_since_us"] == last + 3 * US
+    assert stale_alert.detail == {"job_type": "backup", "last_telemetry_at": T0 + timedelta(
+        seconds=1)}
+    stalled, (stalled_alert,) = sweep(stale, last + 9 * US, 3, 6) or (stale, [])
+    assert stalled_alert.at == T0 + timedelta(seconds=7)  # 1 s + the 6 s threshold
+    assert stalled["stale_since_us"] == last + 3 * US, "a spell starts once, when it went stale"
+    assert stalled["open_alerts"] == {"backup.stale": stale_alert.alert_id,
+                                      "backup.stalled": stalled_alert.alert_id}
+    resumed = apply_events(stalled, [report(2, [20])])
+    assert resumed is not None
+    cleared = resume_alerts(stalled, resumed)
+    assert {(a.kind, a.clears, a.at, a.detail["job_type"]) for a in cleared} == {
+        ("backup.stale", stale_alert.alert_id, T0 + timedelta(seconds=2), "backup"),
+        ("backup.stalled", stalled_alert.alert_id, T0 + timedelta(seconds=2), "backup")}
+    assert (resumed["stale_since_us"], resumed["open_alerts"]) == (None, {})
+
+
+def test_a_job_silent_past_both_thresholds_at_once_was_stale_from_the_first() -> None:
+    state = apply_events(None, [report(1, [10])])
+    assert state is not None
+    stalled, alerts = sweep(state, state["last_telemetry_us"] + 60 * US, 3, 6) or (state, [])
+    assert [a.kind for a in alerts] == ["backup.stale", "backup.stalled"]
+    assert stalled["stale_since_us"] == state["last_telemetry_us"] + 3 * US
+
+
+def test_a_first_report_of_seq_zero_sets_the_job_fields() -> None:
+    state = apply_events(None, [report(0, [10], phase="preparing", total=100)])
+    assert state is not None
+    assert (state["current_phase"], state["last_seq"], state["bytes_transferred"]) == (
+        "preparing", 0, 10)
+
+
+def test_samples_stored_before_ranks_existed_are_replaced_by_a_report_of_their_seq() -> None:
+    state = apply_events(None, [report(1, [100])])
+    assert state is not None
+    legacy = {**state, "samples": [sample[:3] for sample in state["samples"]]}
+    # seq 1 again with 300 B replaces the 100 B sample; then 400 B more in 2 s: 200 B/s.
+    later = apply_events(legacy, [report(1, [300]), report(3, [700])])
+    assert later is not None and later["transfer_speed_bps"] == pytest.approx(200.0)
+
+
+def test_speed_samples_follow_seq_not_a_sender_clock_that_stepped_back() -> None:
+    # By seq: 10 s -> 5 s has no Δt (left out), then 300 B in 15 s: 20 B/s. Ordered by event
+    # time it would be 5 s -> 10 s (bytes down, left out), then 400 B in 10 s: 40 B/s.
+    events = [report(1, [0], at=T0 + timedelta(seconds=10)),
+              report(2, [100], at=T0 + timedelta(seconds=5)),
+              report(3, [400], at=T0 + timedelta(seconds=20))]
+    state = apply_events(None, events)
+    assert state is not None and state["transfer_speed_bps"] == pytest.approx(20.0)
+
+
+def test_a_job_ended_before_ranks_existed_stays_ended() -> None:
+    ended = apply_events(None, [report(1, [50]), report(2, [100], status="completed")])
+    assert ended is not None
+    legacy = {k: v for k, v in ended.items() if k != "ended_rank"}
+    later = apply_events(legacy, [report(3, [7], status="running", phase="restarted")])
+    assert later is not None
+    assert (later["status"], later["current_phase"], later["bytes_transferred"]) == (
+        "completed", "transferring", 100)
+
+
+def test_a_report_sent_before_the_end_still_fills_in_a_disk_the_end_did_not_list() -> None:
+    # The end (seq 5) lists disk 0 only; seq 4, delivered after it, is the last word on disk 1.
+    end = report(5, [500], status="completed", phase="done")
+    before_end = report(4, [400, 300])
+    state = both_orders(end, before_end)
+    assert state["disks"]["0"]["bytes_transferred"] == 500
+    assert state["disks"]["1"]["bytes_transferred"] == 300
+    assert (state["status"], state["bytes_transferred"]) == ("completed", 800)
+
+
+def test_a_state_stored_before_ranks_existed_takes_the_next_report() -> None:
+    state = apply_events(None, [report(1, [50], phase="transferring")])
+    assert state is not None
+    legacy = {k: v for k, v in state.items() if k != "last_rank"}
+    later = apply_events(legacy, [report(2, [90], phase="verifying")])
+    assert later is not None and (later["current_phase"], later["last_seq"]) == ("verifying", 2)
+
+
+def test_the_job_type_comes_from_the_highest_ranked_report() -> None:
+    first = report(1, [10])
+    renamed = report(2, [20]).model_copy(update={"job_type": "replication"})
+    assert both_orders(first, renamed)["job_type"] == "replication"
+
+
+def test_a_job_without_disks_shows_its_own_bytes() -> None:
+    events = [BackupProgress.model_validate({
+        "event_id": uuid.uuid4(), "source": "test", "ts": T0 + timedelta(seconds=seq),
+        "job_id": "job-1", "job_type": "backup", "status": "running",
+        "current_phase": "transferring", "seq": seq, "bytes_transferred": done,
+        "total_bytes": 1000}) for seq, done in ((1, 100), (2, 300))]
+    state = both_orders(*events)
+    assert (state["bytes_transferred"], state["progress_percent"]) == (300, 30.0)
+
+
+def test_the_clients_eta_is_shown_as_sent_until_the_stream_has_its_own() -> None:
+    # 9 GB left at the claimed 3 GB/s would be 3 s; the client says 10 s, and that is shown.
+    state = apply_events(None, [report(1, [GB], total=10 * GB, transfer_speed_bps=3 * GB,
+                                       eta_seconds=10)])
+    assert state is not None and state["eta_seconds"] == 10
+
+
+def test_a_disk_without_a_total_shows_the_percent_it_reported() -> None:
+    event = BackupProgress.model_validate({
+        "event_id": uuid.uuid4(), "source": "test", "ts": T0, "job_id": "job-1",
+        "job_type": "backup", "status": "running", "current_phase": "transferring", "seq": 1,
+        "disks": [{"disk_index": 0, "bytes_transferred": 5, "progress_percent": 42.5}]})
+    state = apply_events(None, [event])
+    assert state is not None and state["disks"]["0"]["progress_percent"] == 42.5
+
+
+def test_a_job_ended_within_a_second_has_an_average_speed() -> None:
+    # 1000 B between the first report and the end half a second later: 2000 B/s.
+    events = [report(1, [0], at=T0),
+              report(2, [1000], status="completed", at=T0 + timedelta(milliseconds=500))]
+    state = apply_events(None, events)
+    assert state is not None and state["transfer_speed_bps"] == pytest.approx(2000.0)
+
+
+def test_a_running_job_with_everything_copied_has_an_eta_of_zero() -> None:
+    state = apply_events(None, spaced(2, 0, 1000, total=1000))  # 500 B/s, nothing left
+    assert state is not None
+    assert (state["eta_seconds"], state["progress_percent"]) == (0, 100.0)
+
+
+def test_the_longest_storable_eta_is_still_shown() -> None:
+    # At 1 B/s (the client's), MAX_SECONDS bytes left take exactly MAX_SECONDS: still shown.
+    state = apply_events(None, [report(1, [0], total=MAX_SECONDS, transfer_speed_bps=1.0)])
+    assert state is not None and state["eta_seconds"] == MAX_SECONDS
+
+
+def test_a_disk_at_exactly_one_percent_shows_one_percent() -> None:
+    state = apply_events(None, [report(1, [10], totals=[1000])])
+    assert state is not None and state["disks"]["0"]["progress_percent"] == 1.0
+    assert summary(state)["disks"][0]["progress_percent"] == 1.0

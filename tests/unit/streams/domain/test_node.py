@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from schemas.event import epoch_micros
 from schemas.node import NO_RATES, NodeRates, NodeSnapshot, snapshot_event_id
 from streams.domain.node import ALERT_KIND, NodeState, advance, fold, sweep
-from streams.projections.node import fields as node_fields
 
 T0 = datetime(2025, 12, 17, 10, 0, tzinfo=UTC)
 BOOT = datetime(2025, 12, 1, tzinfo=UTC)
@@ -84,13 +83,6 @@ def test_state_round_trips_through_its_table_value() -> None:
     state, _ = run(snap(0), snap(10, rx=1000))
     assert state is not None
     assert NodeState.from_value(state.to_value()) == state
-
-
-def test_node_point_fields_leave_unknown_figures_out() -> None:
-    fields = node_fields(snap(0, rx=None, tx=None), NO_RATES)
-    assert fields["cpu_percent"] == 10.0
-    assert fields["network_rx_bytes_per_second"] is None
-    assert fields["disk_percent"] is None
 
 
 @given(st.lists(st.tuples(st.integers(0, 2**40), st.integers(-5, 30)), min_size=1, max_size=30))
@@ -175,3 +167,77 @@ def test_silence_survives_the_table_round_trip_and_rates_keep_flowing() -> None:
     step = advance(stored, snap(100, rx=1000))
     assert step.state is not None and step.state.silent, "advance keeps the silence"
     assert step.rates.rx_bytes_per_second == 10.0
+
+
+# The cases below came out of `make mutation` (docs/testing.md): each pins a rule a planted bug
+# broke without any other test noticing. Expected figures are worked out by hand.
+
+def test_the_node_view_shows_the_network_rates_and_a_false_silence() -> None:
+    state, _ = run(snap(0, rx=0, tx=0), snap(10, rx=1000, tx=500))
+    assert state is not None
+    view = state.view()
+    assert view["network_rx_bytes_per_second"] == 100.0  # 1000 B over 10 s
+    assert view["network_tx_bytes_per_second"] == 50.0
+    assert view["silent"] is False
+
+
+def test_a_table_value_from_before_silence_tracking_reads_as_reporting() -> None:
+    first = snap(0)
+    value = {"snapshot": first.as_json_dict(), "rx_bytes_per_second": 1.5,
+             "tx_bytes_per_second": 2.5}
+    assert NodeState.from_value(value) == NodeState(first, NodeRates(1.5, 2.5), False, None)
+
+
+def test_a_posted_rate_replaces_only_its_own_derived_rate() -> None:
+    # Counters: rx 0 -> 1000 B, tx 0 -> 500 B over 10 s, i.e. 100 and 50 B/s derived.
+    _, seen = run(snap(0), snap(10, rx=1000, tx=500, posted_rx_bytes_per_second=7.5))
+    assert seen[1] == NodeRates(7.5, 50.0)
+    _, seen = run(snap(0), snap(10, rx=1000, tx=500, posted_tx_bytes_per_second=2.5))
+    assert seen[1] == NodeRates(100.0, 2.5)
+
+
+def test_a_missing_boot_time_is_not_a_reboot() -> None:
+    _, seen = run(snap(0, boot_time=None), snap(10, rx=1000, boot_time=None))
+    assert seen[1] == NodeRates(100.0, 0.0)
+    # A sender that starts reporting its boot time (an upgraded daemon) has not rebooted either.
+    _, seen = run(snap(0, boot_time=None), snap(10, rx=1000))
+    assert seen[1] == NodeRates(100.0, 0.0)
+
+
+def test_a_boot_time_moved_by_the_two_second_tolerance_is_the_same_boot() -> None:
+    _, seen = run(snap(0), snap(10, rx=1000, boot_time=BOOT + timedelta(seconds=2)))
+    assert seen[1] == NodeRates(100.0, 0.0)
+    _, seen = run(snap(0), snap(10, rx=1000, boot_time=BOOT - timedelta(seconds=2)))
+    assert seen[1] == NodeRates(100.0, 0.0)
+    _, seen = run(snap(0), snap(10, rx=1000, boot_time=BOOT + timedelta(seconds=2.001)))
+    assert seen[1] == NO_RATES
+
+
+def test_a_duplicate_inside_a_batch_does_not_stop_the_snapshots_after_it() -> None:
+    batch = [snap(0), snap(10, rx=1000), snap(10, rx=1000), snap(20, rx=3000)]
+    folded = fold(None, batch, T0_US + 20 * US, SILENT_S)
+    assert folded.emitted == [(batch[0], NO_RATES), (batch[1], NodeRates(100.0, 0.0)),
+                              (batch[2], NodeRates(100.0, 0.0)),
+                              (batch[3], NodeRates(200.0, 0.0))]  # 2000 B over 10 s
+    assert folded.state == NodeState(batch[3], NodeRates(200.0, 0.0))
+    assert not folded.alerts
+
+
+def test_a_snapshot_exactly_the_threshold_old_does_not_end_a_silence() -> None:
+    swept = sweep(reporting(0), T0_US + 1000 * US, SILENT_S)
+    assert swept is not None
+    now = T0_US + 1000 * US
+    # 820 s + 180 s = now: that snapshot is itself already silent at `now` (sweep's `>=`).
+    stale = fold(swept[0], [snap(820)], now, SILENT_S)
+    assert stale.state is not None and stale.state.silent and not stale.alerts
+    fresh = fold(swept[0], [snap(820)], now - 1, SILENT_S)
+    assert fresh.state is not None and [a.state for a in fresh.alerts] == ["cleared"]
+    assert fresh.state.to_value()["silent"] is False
+    assert fresh.state.view()["silent"] is False
+
+
+def test_the_raised_alert_says_when_the_node_was_last_heard_and_the_threshold() -> None:
+    swept = sweep(reporting(0, 60), T0_US + 1000 * US, SILENT_S)
+    assert swept is not None
+    assert swept[1].detail == {"last_snapshot_at": T0 + timedelta(seconds=60),
+                               "silent_after_seconds": 180}

@@ -166,3 +166,16 @@ def test_driver_without_cpu_split_has_no_user_system_rate() -> None:
     vm = run(sample(0, cpu=0), sample(1, cpu=10**9))
     assert vm["cpu_user_ns"] is None and vm["cpu_user_ns_per_second"] is None
     assert vm["cpu_system_percent"] is None and vm["cpu_percent"] == 50.0
+
+
+def test_the_summary_shows_the_vms_identity_and_its_sample_time() -> None:
+    """From `make mutation` (docs/testing.md): `GET /vms` shows which VM, where, and when."""
+    last = sample(2, vcpus=4)
+    state = advance(advance(None, sample(0, vcpus=4)), last)
+    assert state is not None
+    assert state["event_id"] == str(last.event_id), "the state names the sample it last applied"
+    vm = summary(state)
+    assert {key: vm[key] for key in ("host", "vm_uuid", "vm_name", "state", "vcpus", "ts")} == {
+        "host": "h", "vm_uuid": "6695eb01-f6a4-8304-79aa-97f2502e193f", "vm_name": "web",
+        "state": "running", "vcpus": 4,
+        "ts": 1_760_097_602.0}  # 2025-10-10T12:00:02Z in epoch seconds

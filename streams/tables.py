@@ -9,11 +9,18 @@ first release, so existing deployments recover their state.
 from __future__ import annotations
 
 from streams import topics
-from streams.state import KeyedState
+from streams.domain import rollups
+from streams.state import KeyedState, WindowedState
 
+job_rollups = WindowedState("backup_job_rollups", topics.backup, rollups.JOB,
+                            help="1-minute panes of each job's reports and bytes (event time).")
+node_rollups = WindowedState("node_rollups", topics.node, rollups.NODE,
+                             help="1-minute panes of each node's CPU, memory, network rates.")
 jobs = KeyedState("backup_jobs", topics.backup,
-                  help="Backup job state by job_id: disks, totals, speed, staleness.")
-nodes = KeyedState("nodes", topics.node, help="Latest snapshot and network rates of each node")
+                  help="Backup job state by job_id: disks, totals, speed, staleness.",
+                  windows=job_rollups)
+nodes = KeyedState("nodes", topics.node, help="Latest snapshot and network rates of each node",
+                   windows=node_rollups)
 vms = KeyedState("vms", topics.vm,
                  help="VM state by vm_uuid: last counters, rates and angle_deg per rate.")
 workers = KeyedState("workers", topics.heartbeat,

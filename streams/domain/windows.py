@@ -1,0 +1,207 @@
+"""Event-time window rollups: which windows an event updates, which are held, which expired.
+
+Why it exists: the node and backup pipelines keep per-key rollups over windows of EVENT time
+(tumbling 1 min and hopping 5 min / 1 min), served by `GET /nodes/{id}/rollups` and
+`GET /jobs/{id}/rollups`. The window math is here, pure (no clock, no Faust, no I/O), so the
+bounds, lateness and expiry are unit-tested with hand-worked numbers; `streams.state` stores the
+result in a Faust windowed table and the views only read it.
+
+Panes: both window kinds are built from one set of 1-minute panes (a tumbling 1-minute window
+IS a pane; a hopping 5/1 window is the merge of its 5 panes), so an event costs one pane update,
+not six window updates, and the two kinds always agree. Every aggregate here (counts, sums,
+minima, maxima) merges exactly, so the merge of panes is the window's aggregate.
+
+Time is the key's own watermark: the newest event time it has seen (arrival order, so a batch
+folds as its events would one at a time). A window [start, end) is held while
+`end > watermark - EXPIRES_S`; a pane is held while some held window still needs it. An event
+whose pane is no longer held is late beyond expiry: it is counted in `late_dropped` and
+dropped (not dead-lettered: it is valid, just too old to change anything shown). An event
+within expiry updates its windows whatever its order. A window cannot close on silence (no
+event, no watermark move): staleness stays with the timers (`sweep`), see docs/architecture.md.
+
+What it must not do: read the clock, or know about tables or topics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+Aggregate = dict[str, Any]
+"""A pane's JSON-compatible aggregate (the domain decides its fields; see `Rollup`)."""
+
+PANE_S = 60
+EXPIRES_S = 300
+"""A window is held until the key's watermark is this far past its end."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec:
+    """A window kind: its name in the views, its size and its hop (multiples of `PANE_S`)."""
+
+    name: str
+    size_s: int
+    step_s: int
+
+
+TUMBLING_1M = WindowSpec("tumbling_1m", 60, 60)
+HOPPING_5M = WindowSpec("hopping_5m", 300, 60)
+SPECS = (TUMBLING_1M, HOPPING_5M)
+
+# A pane is kept for as long as the earliest hopping window that contains it is held.
+PANE_KEEP_S = EXPIRES_S + max(spec.size_s for spec in SPECS) - PANE_S
+
+
+def pane_of(event_us: int) -> int:
+    """The start (epoch seconds) of the pane an event time falls in."""
+    return event_us // 1_000_000 // PANE_S * PANE_S
+
+
+def window_starts(spec: WindowSpec, event_us: int) -> list[int]:
+    """The starts (epoch seconds) of every `spec` window [start, start + size) holding the time."""
+    seconds = event_us // 1_000_000
+    last = seconds // spec.step_s * spec.step_s
+    return list(range(last - spec.size_s + spec.step_s, last + 1, spec.step_s))
+
+
+def held(end_s: int, watermark_us: int) -> bool:
+    """Whether a window ending at `end_s` is still held under the key's watermark."""
+    return end_s * 1_000_000 > watermark_us - EXPIRES_S * 1_000_000
+
+
+def pane_held(pane_s: int, watermark_us: int) -> bool:
+    return (pane_s + PANE_S) * 1_000_000 > watermark_us - PANE_KEEP_S * 1_000_000
+
+
+def held_panes(watermark_us: int | None) -> range:
+    """Every pane start that may be held under the watermark (oldest first; none when None)."""
+    if watermark_us is None:
+        return range(0)
+    newest = pane_of(watermark_us)
+    oldest = newest
+    while pane_held(oldest - PANE_S, watermark_us):
+        oldest -= PANE_S
+    return range(oldest, newest + 1, PANE_S)
+
+
+Merge = Callable[[Aggregate, Aggregate], Aggregate]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowUpdate:
+    """What a batch of a key's events does to its panes (the store merges and tombstones).
+
+    `panes`: pane start -> the batch's aggregate for it (merged into what is stored);
+    `expired`: pane starts held before the batch and no longer held (tombstoned if present);
+    `watermark_us` and `late_dropped`: the key's new watermark and its running late count;
+    `late`: how many of the batch's events were dropped as late; `merge`: the rollup's merge.
+    """
+
+    panes: dict[int, Aggregate]
+    expired: tuple[int, ...]
+    watermark_us: int | None
+    late_dropped: int
+    late: int
+    merge: Merge
+
+
+def update(watermark_us: int | None, late_dropped: int,
+           samples: Iterable[tuple[int, Aggregate]], merge: Merge) -> WindowUpdate:
+    """Fold `(event time µs, sample)` pairs (arrival order) into pane contributions."""
+    before = watermark_us
+    panes: dict[int, Aggregate] = {}
+    late = 0
+    for event_us, sample in samples:
+        watermark_us = event_us if watermark_us is None else max(watermark_us, event_us)
+        pane = pane_of(event_us)
+        if not pane_held(pane, watermark_us):
+            late += 1
+            continue
+        current = panes.get(pane)
+        panes[pane] = sample if current is None else merge(current, sample)
+    if watermark_us is not None:
+        # Accepted when they came, expired by a newer event of the same batch.
+        panes = {pane: agg for pane, agg in panes.items() if pane_held(pane, watermark_us)}
+    expired = tuple(pane for pane in held_panes(before)
+                    if watermark_us is not None and not pane_held(pane, watermark_us))
+    return WindowUpdate(panes, expired, watermark_us, late_dropped + late, late, merge)
+
+
+WATERMARK_FIELD = "windows_watermark_us"
+LATE_FIELD = "windows_late_dropped"
+"""Where a key's state keeps its window watermark and late count (views and expiry read them)."""
+
+State = dict[str, Any]
+
+
+def watermark_of(state: Mapping[str, Any] | None) -> int | None:
+    return None if state is None else state.get(WATERMARK_FIELD)
+
+
+def late_dropped_of(state: Mapping[str, Any] | None) -> int:
+    return 0 if state is None else int(state.get(LATE_FIELD, 0))
+
+
+def fold_windows(before: State | None, after: State | None,
+                 samples: Iterable[tuple[int, Aggregate]], merge: Merge
+                 ) -> tuple[State | None, WindowUpdate]:
+    """The window update of a key's batch, and its state (`after`; None: the domain left it
+    unchanged) with the new watermark and late count, copied from `before` when only they moved.
+    """
+    change = update(watermark_of(before), late_dropped_of(before), samples, merge)
+    meta = {WATERMARK_FIELD: change.watermark_us, LATE_FIELD: change.late_dropped}
+    if after is None:
+        if before is None or all(before.get(name) == value for name, value in meta.items()):
+            return after, change
+        after = dict(before)
+    after.update(meta)
+    return after, change
+
+
+def windows(spec: WindowSpec, panes: Mapping[int, Aggregate], watermark_us: int | None,
+            merge: Merge) -> list[tuple[int, int, Aggregate]]:
+    """The held `spec` windows with data, as (start, end, aggregate), by start ascending."""
+    if watermark_us is None or not panes:
+        return []
+    starts = sorted({start for pane in panes
+                     for start in window_starts(spec, pane * 1_000_000)})
+    found = []
+    for start in starts:
+        end = start + spec.size_s
+        if not held(end, watermark_us):
+            continue
+        parts = [panes[p] for p in range(start, end, PANE_S) if p in panes]
+        if not parts:
+            continue
+        total = parts[0]
+        for part in parts[1:]:
+            total = merge(total, part)
+        found.append((start, end, total))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """A domain's rollup: its pane aggregate's merge and how a window's aggregate is shown."""
+
+    merge: Merge
+    show: Callable[[WindowSpec, Aggregate], dict[str, Any]]
+
+
+def _iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def shown(rollup: Rollup, panes: Mapping[int, Aggregate], watermark_us: int | None,
+          late_dropped: int) -> dict[str, Any]:
+    """The rollup views' body (without the key): every kind's held windows, and the late count."""
+    return {
+        "windows": {spec.name: [{"start": _iso(start), "end": _iso(end),
+                                 **rollup.show(spec, agg)}
+                                for start, end, agg in windows(spec, panes, watermark_us,
+                                                               rollup.merge)]
+                    for spec in SPECS},
+        "late_dropped": late_dropped,
+    }

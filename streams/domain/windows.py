@@ -113,12 +113,19 @@ def update(watermark_us: int | None, late_dropped: int,
     before = watermark_us
     panes: dict[int, Aggregate] = {}
     late = 0
+    # `pane_of` and `pane_held` inlined: this loop runs once per event (the hot path).
+    pane_us, keep_us = PANE_S * 1_000_000, PANE_KEEP_S * 1_000_000
+    # Without a watermark yet, the first event sets it (and this bound) before it is read.
+    oldest_end_us = 0 if watermark_us is None else watermark_us - keep_us
     for event_us, sample in samples:
-        watermark_us = event_us if watermark_us is None else max(watermark_us, event_us)
-        pane = pane_of(event_us)
-        if not pane_held(pane, watermark_us):
+        if watermark_us is None or event_us > watermark_us:
+            watermark_us = event_us
+            oldest_end_us = event_us - keep_us
+        pane_start_us = event_us // pane_us * pane_us
+        if pane_start_us + pane_us <= oldest_end_us:
             late += 1
             continue
+        pane = pane_start_us // 1_000_000
         current = panes.get(pane)
         panes[pane] = sample if current is None else merge(current, sample)
     if watermark_us is not None:

@@ -121,6 +121,7 @@ async def test_rollups_of_nodes_and_jobs_count_late_events_and_drop_older_ones(
         return seen if done else None
 
     seen = await wait_for(all_folded, 90, interval=1.0, what="every key's rollups folded")
+    assert seen is not None
     for (url, path), body in seen.items():
         assert body == expected[path], (url, path)
 

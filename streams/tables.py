@@ -1,4 +1,5 @@
-"""The worker's live tables, declared once: jobs, nodes, VMs and compute workers.
+"""The worker's live tables, declared once: jobs, nodes, VMs, compute workers, and the jobs'
+and nodes' event-time window rollups (`streams.state.WindowedState`).
 
 Why it exists: a table is shared by its pipeline (which writes it), its views (which read it)
 and the live feeds (which follow its changelog); declaring them here keeps the views from

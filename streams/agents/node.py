@@ -66,7 +66,10 @@ class Nodes(Domain[NodeSnapshot]):
         if now_us - epoch_micros(current.snapshot.ts) >= self.retention_us:
             return Step(delete=True)
         swept = node.sweep(current, now_us, self.silent_after_s)
-        return None if swept is None else Step(swept[0].to_value(), [swept[1]])
+        if swept is None:
+            return None
+        # The node's rebuilt value has no window fields: without them its rollups would vanish.
+        return Step(windows.carry(state, swept[0].to_value()), [swept[1]])
 
 
 pipeline = register(Nodes(settings.node_silent_seconds, settings.retention_seconds["nodes"]),

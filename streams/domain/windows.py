@@ -151,6 +151,14 @@ def late_dropped_of(state: Mapping[str, Any] | None) -> int:
     return 0 if state is None else int(state.get(LATE_FIELD, 0))
 
 
+def carry(before: Mapping[str, Any], after: State) -> State:
+    """`after` (a state a domain rebuilt from its own fields) with `before`'s window fields."""
+    for name in (WATERMARK_FIELD, LATE_FIELD):
+        if name in before:
+            after[name] = before[name]
+    return after
+
+
 def fold_windows(before: State | None, after: State | None,
                  samples: Iterable[tuple[int, Aggregate]], merge: Merge
                  ) -> tuple[State | None, WindowUpdate]:

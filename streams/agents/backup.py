@@ -50,7 +50,7 @@ class BackupJobs(Domain[BackupProgress]):
         alerts = backup.resume_alerts(before, after)
         after, rollup = windows.fold_windows(
             before, after, ((epoch_micros(event.ts), rollups.job_sample(backup.event_bytes(event)))
-                            for event in events), rollups.JOB.merge)
+                            for event in events), rollups.JOB)
         return Step(after, alerts, emitted=events, windows=rollup)
 
     def project(self, key: str, state: State | None, step: Step) -> Projected:

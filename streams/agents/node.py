@@ -53,7 +53,7 @@ class Nodes(Domain[NodeSnapshot]):
         state = None if folded.state is None else folded.state.to_value()
         state, rollup = windows.fold_windows(
             before, state, ((epoch_micros(snapshot.ts), rollups.node_sample(snapshot, rates))
-                            for snapshot, rates in folded.emitted), rollups.NODE.merge)
+                            for snapshot, rates in folded.emitted), rollups.NODE)
         return Step(state, folded.alerts, emitted=folded.emitted, windows=rollup)
 
     def project(self, key: str, state: State | None, step: Step) -> Projected:

@@ -11,6 +11,7 @@ expiry lands in its window exactly). The shown fields are the rollup views' cont
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from schemas.node import NodeRates, NodeSnapshot
@@ -52,6 +53,15 @@ def _merge_node(a: Aggregate, b: Aggregate) -> Aggregate:
                                      for name in NODE_FIGURES}}
 
 
+def _combine_node(samples: Sequence[Aggregate]) -> Aggregate:
+    combined: Aggregate = {"n": sum(sample["n"] for sample in samples)}
+    for name in NODE_FIGURES:
+        figures = [sample[name] for sample in samples if sample[name][1]]
+        combined[name] = ([sum(f[0] for f in figures), sum(f[1] for f in figures),
+                           max(f[2] for f in figures)] if figures else _figure(None))
+    return combined
+
+
 def _show_node(spec: WindowSpec, agg: Aggregate) -> dict[str, Any]:
     return {"samples": agg["n"],
             **{shown: _show_figure(agg[name]) for name, shown in NODE_FIGURES.items()}}
@@ -66,11 +76,17 @@ def _merge_job(a: Aggregate, b: Aggregate) -> Aggregate:
     return {"n": a["n"] + b["n"], "lo": min(a["lo"], b["lo"]), "hi": max(a["hi"], b["hi"])}
 
 
+def _combine_job(samples: Sequence[Aggregate]) -> Aggregate:
+    return {"n": sum(sample["n"] for sample in samples),
+            "lo": min(sample["lo"] for sample in samples),
+            "hi": max(sample["hi"] for sample in samples)}
+
+
 def _show_job(spec: WindowSpec, agg: Aggregate) -> dict[str, Any]:
     transferred = agg["hi"] - agg["lo"]
     return {"reports": agg["n"], "bytes": transferred,
             "bytes_per_second": transferred / spec.size_s}
 
 
-NODE = Rollup(_merge_node, _show_node)
-JOB = Rollup(_merge_job, _show_job)
+NODE = Rollup(_merge_node, _combine_node, _show_node)
+JOB = Rollup(_merge_job, _combine_job, _show_job)

@@ -24,7 +24,7 @@ What it must not do: read the clock, or know about tables or topics.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,14 +79,26 @@ def held_panes(watermark_us: int | None) -> range:
     """Every pane start that may be held under the watermark (oldest first; none when None)."""
     if watermark_us is None:
         return range(0)
-    newest = pane_of(watermark_us)
-    oldest = newest
-    while pane_held(oldest - PANE_S, watermark_us):
-        oldest -= PANE_S
-    return range(oldest, newest + 1, PANE_S)
+    return range(_oldest_held_pane(watermark_us), pane_of(watermark_us) + 1, PANE_S)
+
+
+def _oldest_held_pane(watermark_us: int) -> int:
+    # The least pane p with (p + PANE_S) s > watermark - PANE_KEEP_S s (see `pane_held`).
+    pane_us = PANE_S * 1_000_000
+    return (watermark_us - PANE_KEEP_S * 1_000_000) // pane_us * PANE_S
 
 
 Merge = Callable[[Aggregate, Aggregate], Aggregate]
+
+
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """A domain's rollup: how pane aggregates merge (`merge` two, `combine` a batch's samples of
+    one pane at once, the per-event path) and how a window's aggregate is shown."""
+
+    merge: Merge
+    combine: Callable[[Sequence[Aggregate]], Aggregate]
+    show: Callable[[WindowSpec, Aggregate], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +120,10 @@ class WindowUpdate:
 
 
 def update(watermark_us: int | None, late_dropped: int,
-           samples: Iterable[tuple[int, Aggregate]], merge: Merge) -> WindowUpdate:
+           samples: Iterable[tuple[int, Aggregate]], rollup: Rollup) -> WindowUpdate:
     """Fold `(event time µs, sample)` pairs (arrival order) into pane contributions."""
     before = watermark_us
-    panes: dict[int, Aggregate] = {}
+    grouped: dict[int, list[Aggregate]] = {}
     late = 0
     # `pane_of` and `pane_held` inlined: this loop runs once per event (the hot path).
     pane_us, keep_us = PANE_S * 1_000_000, PANE_KEEP_S * 1_000_000
@@ -126,14 +138,22 @@ def update(watermark_us: int | None, late_dropped: int,
             late += 1
             continue
         pane = pane_start_us // 1_000_000
-        current = panes.get(pane)
-        panes[pane] = sample if current is None else merge(current, sample)
-    if watermark_us is not None:
-        # Accepted when they came, expired by a newer event of the same batch.
-        panes = {pane: agg for pane, agg in panes.items() if pane_held(pane, watermark_us)}
-    expired = tuple(pane for pane in held_panes(before)
-                    if watermark_us is not None and not pane_held(pane, watermark_us))
-    return WindowUpdate(panes, expired, watermark_us, late_dropped + late, late, merge)
+        same = grouped.get(pane)
+        if same is None:
+            grouped[pane] = [sample]
+        else:
+            same.append(sample)
+    # A pane accepted when its events came may be expired by a newer event of the same batch.
+    panes = {pane: same[0] if len(same) == 1 else rollup.combine(same)
+             for pane, same in grouped.items()
+             if watermark_us is not None and pane_held(pane, watermark_us)}
+    expired: tuple[int, ...] = ()
+    if before is not None and watermark_us is not None:
+        held_before = held_panes(before)
+        expired = tuple(range(held_before.start,
+                              min(_oldest_held_pane(watermark_us), held_before.stop), PANE_S))
+    return WindowUpdate(panes, expired, watermark_us, late_dropped + late, late,
+                        rollup.merge)
 
 
 WATERMARK_FIELD = "windows_watermark_us"
@@ -160,12 +180,12 @@ def carry(before: Mapping[str, Any], after: State) -> State:
 
 
 def fold_windows(before: State | None, after: State | None,
-                 samples: Iterable[tuple[int, Aggregate]], merge: Merge
+                 samples: Iterable[tuple[int, Aggregate]], rollup: Rollup
                  ) -> tuple[State | None, WindowUpdate]:
     """The window update of a key's batch, and its state (`after`; None: the domain left it
     unchanged) with the new watermark and late count, copied from `before` when only they moved.
     """
-    change = update(watermark_of(before), late_dropped_of(before), samples, merge)
+    change = update(watermark_of(before), late_dropped_of(before), samples, rollup)
     meta = {WATERMARK_FIELD: change.watermark_us, LATE_FIELD: change.late_dropped}
     if after is None:
         if before is None or all(before.get(name) == value for name, value in meta.items()):
@@ -195,14 +215,6 @@ def windows(spec: WindowSpec, panes: Mapping[int, Aggregate], watermark_us: int 
             total = merge(total, part)
         found.append((start, end, total))
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class Rollup:
-    """A domain's rollup: its pane aggregate's merge and how a window's aggregate is shown."""
-
-    merge: Merge
-    show: Callable[[WindowSpec, Aggregate], dict[str, Any]]
 
 
 def _iso(seconds: int) -> str:

@@ -37,7 +37,7 @@ class Key:
 
     def batch(self, samples: Sequence[tuple[int, w.Aggregate]]) -> w.WindowUpdate:
         # The domain left the rest of the state as it was (None), as a late snapshot does.
-        after, change = w.fold_windows(self.state, None, samples, self.rollup.merge)
+        after, change = w.fold_windows(self.state, None, samples, self.rollup)
         self.state = after if after is not None else self.state
         for pane in change.expired:
             if self.panes.pop(pane, None) is not None:
@@ -136,9 +136,9 @@ def test_a_batch_folds_as_its_events_would_one_at_a_time() -> None:
 
 def test_the_state_changes_only_when_the_watermark_or_late_count_moves() -> None:
     state = {"x": 1, w.WATERMARK_FIELD: us(100), w.LATE_FIELD: 0}
-    after, change = w.fold_windows(state, None, [report(50, 1)], rollups.JOB.merge)
+    after, change = w.fold_windows(state, None, [report(50, 1)], rollups.JOB)
     assert after is None and change.panes == {T0: rollups.job_sample(1)}
-    after, change = w.fold_windows(state, None, [report(-600, 1)], rollups.JOB.merge)
+    after, change = w.fold_windows(state, None, [report(-600, 1)], rollups.JOB)
     assert after == {"x": 1, w.WATERMARK_FIELD: us(100), w.LATE_FIELD: 1}
     assert change.panes == {} and state[w.LATE_FIELD] == 0
 
@@ -170,3 +170,35 @@ def test_a_node_with_no_rate_yet_shows_null_figures() -> None:
     node.batch([(us(5), rollups.node_sample(snap(5, 10.0, 40.0), NodeRates(None, None)))])
     [window] = node.view()["windows"]["tumbling_1m"]
     assert window["network_rx_bytes_per_second"] == {"avg": None, "max": None}
+
+
+@given(st.integers(min_value=0, max_value=10**15), st.integers(min_value=0, max_value=10**10))
+def test_held_and_expired_panes_are_exactly_those_pane_held_says(watermark_us: int,
+                                                                 advance_us: int) -> None:
+    start = us(0) + watermark_us
+    panes = w.held_panes(start)
+    assert all(w.pane_held(pane, start) for pane in panes)
+    assert not w.pane_held(panes.start - w.PANE_S, start)
+    change = w.update(start, 0, [(start + advance_us, rollups.job_sample(0))], rollups.JOB)
+    assert change.expired == tuple(pane for pane in panes
+                                   if not w.pane_held(pane, start + advance_us))
+
+
+_RATE = st.one_of(st.none(), st.integers(min_value=0, max_value=10**9).map(float))
+
+
+@given(st.lists(st.tuples(st.integers(0, 100).map(float), st.integers(0, 100).map(float),
+                          _RATE, _RATE), min_size=2, max_size=8))
+def test_combining_a_panes_samples_at_once_is_merging_them_one_by_one(
+        figures: list[tuple[float, float, float | None, float | None]]) -> None:
+    samples = [rollups.node_sample(snap(i, cpu, memory), NodeRates(rx, tx))
+               for i, (cpu, memory, rx, tx) in enumerate(figures)]
+    merged = samples[0]
+    for sample in samples[1:]:
+        merged = rollups.NODE.merge(merged, sample)
+    assert rollups.NODE.combine(samples) == merged
+    jobs = [rollups.job_sample(round(cpu)) for cpu, *_ in figures]
+    merged = jobs[0]
+    for job in jobs[1:]:
+        merged = rollups.JOB.merge(merged, job)
+    assert rollups.JOB.combine(jobs) == merged

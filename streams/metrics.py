@@ -41,6 +41,10 @@ SINK_WRITE_SECONDS = Histogram("fleetstream_sink_write_seconds",
                                "Time to write one batch to a sink, retries included.", ["sink"],
                                buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
                                registry=REGISTRY)
+WINDOW_LATE_EVENTS = Counter("fleetstream_window_late_events_total",
+                             "Events older than every window their key still holds (counted in "
+                             "the key's late_dropped and dropped), by windowed table.", ["table"],
+                             registry=REGISTRY)
 SINK_RETRIES = Counter("fleetstream_sink_retries_total",
                        "Failed sink writes that were retried.", ["sink"], registry=REGISTRY)
 

@@ -10,28 +10,106 @@ timer can sweep only the partitions this worker actively owns (`owned_items`).
 Values are JSON-compatible dicts (the orjson codec). Each value stores its partition under
 `PARTITION_FIELD`, so the ownership filter also works for keys restored from the changelog.
 Call `put` synchronously after `get` (no `await` in between): agents and timers share the loop.
+
+`WindowedState` does the same for a key's event-time window rollups (`streams.domain.windows`):
+a Faust tumbling windowed table of 1-minute panes keyed `(key, (start, end))` as Faust keys
+windowed tables, whose changelog records go to the key's own partition. Expiry is on the key's
+event-time watermark and writes tombstones (`put`); Faust's own cleanup is not fed (it expires on
+the wall clock and forgets without a tombstone, so a restart would bring expired panes back).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import faust
 from faust.types import TP
 
+from streams import metrics
 from streams.app import app
+from streams.domain import windows as w
 
 PARTITION_FIELD = "_partition"
 
 State = dict[str, Any]
 
 
+def _serialized(table: Any, key_serializer: str) -> None:
+    # faust's Table takes no serializer arguments (it derives "json" from the types); the
+    # store and changelog topic are created lazily from these attributes, so set them first.
+    table.key_serializer = key_serializer
+    table.value_serializer = "orjson"
+    # app.Table() already built the changelog topic with "json"; rebuild it with the above.
+    table.changelog_topic = table._new_changelog_topic()
+
+
+class WindowedState:
+    """A key's 1-minute rollup panes in a Faust windowed table, written with explicit partition."""
+
+    def __init__(self, name: str, source: faust.TopicT, rollup: w.Rollup, help: str) -> None:
+        self.name = name
+        self.rollup = rollup
+        self.table = app.Table(
+            name, default=None, value_type=None, partitions=source.partitions, help=help,
+        ).tumbling(w.PANE_S, expires=timedelta(seconds=w.PANE_KEEP_S)).table
+        # JSON keys: a windowed key is a (key, (start, end)) tuple; recovery turns the JSON
+        # lists back into tuples (faust's `Collection._to_key`).
+        _serialized(self.table, "json")
+        window = self.table.window
+        assert window is not None
+        self.window = window
+
+    def _key(self, key: str, pane: int) -> tuple[str, tuple[float, float]]:
+        return key, self.window.current(pane)
+
+    def put(self, key: str, update: w.WindowUpdate, partition: int) -> None:
+        """Merge the batch's panes into the stored ones and tombstone the expired ones."""
+        data = self.table.data
+        for pane in update.expired:
+            windowed = self._key(key, pane)
+            if data.pop(windowed, None) is not None:
+                self.table.send_changelog(partition, windowed, None, value_serializer="raw")
+        for pane, agg in update.panes.items():
+            windowed = self._key(key, pane)
+            current = data.get(windowed)
+            value = agg if current is None else update.merge(current, agg)
+            data[windowed] = value
+            self.table.send_changelog(partition, windowed, value)
+        if update.late:
+            metrics.WINDOW_LATE_EVENTS.labels(self.name).inc(update.late)
+
+    def delete(self, key: str, watermark_us: int | None, partition: int) -> None:
+        """Tombstone every pane the key may hold (it leaves the table)."""
+        for pane in w.held_panes(watermark_us):
+            windowed = self._key(key, pane)
+            if self.table.data.pop(windowed, None) is not None:
+                self.table.send_changelog(partition, windowed, None, value_serializer="raw")
+
+    def panes(self, key: str, watermark_us: int | None) -> dict[int, w.Aggregate]:
+        """The key's held panes: pane start -> aggregate."""
+        found = {}
+        for pane in w.held_panes(watermark_us):
+            agg = self.table.data.get(self._key(key, pane))
+            if agg is not None:
+                found[pane] = agg
+        return found
+
+    def view(self, key: str, state: State) -> dict[str, Any]:
+        """The rollup views' `windows` and `late_dropped` for a key whose state is `state`."""
+        watermark = w.watermark_of(state)
+        return w.shown(self.rollup, self.panes(key, watermark), watermark,
+                       w.late_dropped_of(state))
+
+
 class KeyedState:
     """A changelog-backed table of `str -> dict` written with an explicit partition."""
 
-    def __init__(self, name: str, source: faust.TopicT, help: str) -> None:
+    def __init__(self, name: str, source: faust.TopicT, help: str,
+                 windows: WindowedState | None = None) -> None:
         self.source = source
+        self.windows = windows
         self.table = app.Table(
             name,
             default=None,
@@ -41,13 +119,8 @@ class KeyedState:
             partitions=source.partitions,
             help=help,
         )
-        # faust's Table takes no serializer arguments (it derives "json" from the types); the
-        # store and changelog topic are created lazily from these attributes, so set them first.
         # Raw keys keep the changelog co-partitioned with the source topic for table_route.
-        self.table.key_serializer = "raw"  # type: ignore[attr-defined]
-        self.table.value_serializer = "orjson"  # type: ignore[attr-defined]
-        # app.Table() already built the changelog topic with "json"; rebuild it with the above.
-        self.table.changelog_topic = self.table._new_changelog_topic()  # type: ignore[attr-defined]
+        _serialized(self.table, "raw")
 
     def get(self, key: str) -> State | None:
         value: State | None = self.table.data.get(key)
@@ -59,9 +132,17 @@ class KeyedState:
         self.table.send_changelog(partition, key.encode(), value)
 
     def delete(self, key: str, partition: int) -> None:
-        """Forget the key here and tombstone it in the changelog (recovery drops it too)."""
-        self.table.data.pop(key, None)
+        """Forget the key here and tombstone it in the changelog (recovery drops it too), and
+        its window rollups."""
+        before = self.table.data.pop(key, None)
         self.table.send_changelog(partition, key.encode(), None, value_serializer="raw")
+        if self.windows is not None:
+            self.windows.delete(key, w.watermark_of(before), partition)
+
+    def put_windows(self, key: str, windows: w.WindowUpdate, partition: int) -> None:
+        if self.windows is None:
+            raise AssertionError(f"table {self.table.name} keeps no window rollups")
+        self.windows.put(key, windows, partition)
 
     @staticmethod
     def partition_of(value: State) -> int:

@@ -4,7 +4,8 @@ Why it exists: it hands the runtime (`streams.pipeline`) the domain's pure funct
 `streams.domain.backup` (job state from the set of reports, alerts when a stale job resumes), its
 staleness sweep (one alert per level raised), retention (an ended job leaves the table after
 `FLEETSTREAM_RETENTION_SECONDS` jobs=..., its rows stay), and the projections of
-`streams.projections.backup`. What it must not do: compute, write or order anything itself.
+`streams.projections.backup`, and each report's place in the job's event-time window rollups
+(`streams.domain.rollups`). What it must not do: compute, write or order anything itself.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from schemas.backup import BackupProgress
 from schemas.event import decode, epoch_micros
 from streams import tables, topics
 from streams.app import settings
-from streams.domain import backup
+from streams.domain import backup, rollups, windows
 from streams.pipeline.domain import Domain, Projected, Record, State, Step
 from streams.pipeline.register import points, postgres, register
 from streams.projections import backup as projection
@@ -46,7 +47,11 @@ class BackupJobs(Domain[BackupProgress]):
              now_us: int) -> Step:
         after = backup.apply_events(before, events)
         assert after is not None
-        return Step(after, backup.resume_alerts(before, after), emitted=events)
+        alerts = backup.resume_alerts(before, after)
+        after, rollup = windows.fold_windows(
+            before, after, ((epoch_micros(event.ts), rollups.job_sample(backup.event_bytes(event)))
+                            for event in events), rollups.JOB)
+        return Step(after, alerts, emitted=events, windows=rollup)
 
     def project(self, key: str, state: State | None, step: Step) -> Projected:
         if state is None or step.delete:

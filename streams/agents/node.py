@@ -5,7 +5,8 @@ the node's state (`streams.domain.node.advance`: network rates, duplicates, out-
 snapshot becomes a history row and a point (`streams.projections.node`), the sweep raises one
 `node.silent` alert for a node silent for FLEETSTREAM_NODE_SILENT_SECONDS (its next fresh
 snapshot clears it: `streams.domain.node.sweep` / `fold`), and a node silent for longer than
-its retention (`FLEETSTREAM_RETENTION_SECONDS` nodes=...) leaves the table.
+its retention (`FLEETSTREAM_RETENTION_SECONDS` nodes=...) leaves the table. Every snapshot
+also lands in the node's event-time window rollups (`streams.domain.rollups`).
 A snapshot's row depends on the state before it; the runtime stores states only after the rows
 are durable, so a re-delivered batch recomputes the same rows (the sinks then skip them).
 """
@@ -19,7 +20,7 @@ from schemas.event import decode, epoch_micros
 from schemas.node import NodeSnapshot
 from streams import tables, topics
 from streams.app import settings
-from streams.domain import node
+from streams.domain import node, rollups, windows
 from streams.domain.node import NodeState
 from streams.pipeline.domain import Domain, Projected, Record, State, Step
 from streams.pipeline.register import points, postgres, register
@@ -50,7 +51,10 @@ class Nodes(Domain[NodeSnapshot]):
         current = None if before is None else NodeState.from_value(before)
         folded = node.fold(current, events, now_us, self.silent_after_s)
         state = None if folded.state is None else folded.state.to_value()
-        return Step(state, folded.alerts, emitted=folded.emitted)
+        state, rollup = windows.fold_windows(
+            before, state, ((epoch_micros(snapshot.ts), rollups.node_sample(snapshot, rates))
+                            for snapshot, rates in folded.emitted), rollups.NODE)
+        return Step(state, folded.alerts, emitted=folded.emitted, windows=rollup)
 
     def project(self, key: str, state: State | None, step: Step) -> Projected:
         point = projection.points(key, step.emitted)
@@ -62,7 +66,10 @@ class Nodes(Domain[NodeSnapshot]):
         if now_us - epoch_micros(current.snapshot.ts) >= self.retention_us:
             return Step(delete=True)
         swept = node.sweep(current, now_us, self.silent_after_s)
-        return None if swept is None else Step(swept[0].to_value(), [swept[1]])
+        if swept is None:
+            return None
+        # The node's rebuilt value has no window fields: without them its rollups would vanish.
+        return Step(windows.carry(state, swept[0].to_value()), [swept[1]])
 
 
 pipeline = register(Nodes(settings.node_silent_seconds, settings.retention_seconds["nodes"]),

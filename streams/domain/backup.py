@@ -99,7 +99,8 @@ def _new_job(event: BackupProgress, ts: int) -> State:
     }
 
 
-def _event_bytes(event: BackupProgress) -> int:
+def event_bytes(event: BackupProgress) -> int:
+    """The job's transferred bytes as the report carries them (its disks' sum, else its own)."""
     if event.disks:
         return sum(disk.bytes_transferred for disk in event.disks)
     return event.bytes_transferred
@@ -109,7 +110,7 @@ def rank(event: BackupProgress) -> list[Any]:
     """Where a report stands among its job's reports (see the module): seq, then progress.
 
     [seq, status rank, bytes, event id]: the bytes are also the report's speed sample."""
-    return [event.seq, _STATUS_RANK[event.status], _event_bytes(event), str(event.event_id)]
+    return [event.seq, _STATUS_RANK[event.status], event_bytes(event), str(event.event_id)]
 
 
 def _rank_of(entry: State) -> list[Any]:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from schemas.alert import Alert
+from streams.domain.windows import WindowUpdate
 
 State = dict[str, Any]
 E = TypeVar("E")
@@ -41,13 +42,15 @@ class Step:
 
     `state` is the key's new state (None: unchanged), `alerts` the transitions to announce,
     `emitted` whatever the projection needs besides the state (e.g. each snapshot with the rates
-    computed for it), `delete` ends the key's life in the table (retention; rows are kept).
+    computed for it), `delete` ends the key's life in the table (retention; rows are kept),
+    `windows` the key's event-time window rollups to store with its state (None: no rollups).
     """
 
     state: State | None = None
     alerts: Sequence[Alert] = ()
     emitted: Sequence[Any] = ()
     delete: bool = False
+    windows: WindowUpdate | None = None
 
 
 UNCHANGED = Step()

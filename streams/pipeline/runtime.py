@@ -14,7 +14,7 @@ outage loses or duplicates something. `Pipeline.process` is that order, for one 
        dropped, and the later sinks do not get them.
     5. Announce the alerts of the keys that were written, and wait for Kafka's acknowledgement.
     6. Send the dead letters, and wait for Kafka's acknowledgement.
-    7. Store the new states (and tombstones) in the table.
+    7. Store the new states (and tombstones) in the table, with the keys' window rollups.
     8. Return: only now may the caller acknowledge the batch's offsets.
 
 A crash anywhere before step 8 re-delivers the batch against the same stored states, so steps 2-4
@@ -42,6 +42,7 @@ from typing import Generic, Protocol, TypeVar
 
 from schemas.alert import Alert
 from schemas.errors import FieldError, InvalidEvent
+from streams.domain.windows import WindowUpdate
 from streams.pipeline.domain import Domain, Projected, Record, State, Step
 from streams.pipeline.health import SinkHealth
 from streams.pipeline.policy import (
@@ -79,6 +80,8 @@ class Store(Protocol):
     def put(self, key: str, value: State, partition: int) -> None: ...
 
     def delete(self, key: str, partition: int) -> None: ...
+
+    def put_windows(self, key: str, windows: WindowUpdate, partition: int) -> None: ...
 
     def owned_items(self) -> Iterable[tuple[str, State]]: ...
 
@@ -121,6 +124,7 @@ class BatchReport:
     alerts: int = 0
     stored: int = 0
     deleted: int = 0
+    late_events: int = 0
     fold_seconds: float = 0.0
     sink_seconds: dict[str, float] = field(default_factory=dict)
     changed_keys: list[str] = field(default_factory=list)
@@ -320,6 +324,9 @@ class Pipeline(Generic[E]):
             step = work.step
             if step is None:
                 continue
+            if step.windows is not None and not step.delete:
+                self.store.put_windows(key, step.windows, work.partition)
+                report.late_events += step.windows.late
             if step.delete:
                 self.store.delete(key, work.partition)
                 report.deleted += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from streams.domain.windows import Aggregate, WindowUpdate
 from streams.pipeline.domain import State
 
 
@@ -24,6 +25,9 @@ class NoState:
     def delete(self, key: str, partition: int) -> None:
         raise AssertionError("a stateless pipeline deleted a state")
 
+    def put_windows(self, key: str, windows: WindowUpdate, partition: int) -> None:
+        raise AssertionError("a stateless pipeline stored window rollups")
+
     def owned_items(self) -> list[tuple[str, dict[str, Any]]]:
         return []
 
@@ -32,10 +36,11 @@ class NoState:
 
 
 class DictStore:
-    """States in a dict (all owned), each with the partition it was stored from."""
+    """States in a dict (all owned), each with the partition it was stored from, and panes."""
 
     def __init__(self) -> None:
         self.data: dict[str, State] = {}
+        self.panes: dict[tuple[str, int], Aggregate] = {}
 
     def get(self, key: str) -> State | None:
         return self.data.get(key)
@@ -45,6 +50,15 @@ class DictStore:
 
     def delete(self, key: str, partition: int) -> None:
         self.data.pop(key, None)
+        for pane_key in [k for k in self.panes if k[0] == key]:
+            del self.panes[pane_key]
+
+    def put_windows(self, key: str, windows: WindowUpdate, partition: int) -> None:
+        for pane in windows.expired:
+            self.panes.pop((key, pane), None)
+        for pane, agg in windows.panes.items():
+            current = self.panes.get((key, pane))
+            self.panes[key, pane] = agg if current is None else windows.merge(current, agg)
 
     def owned_items(self) -> list[tuple[str, State]]:
         return list(self.data.items())

@@ -5,6 +5,7 @@
 - `GET /jobs[?status=running][&staleness=stale][&limit=500][&offset=0]`: jobs a page at a time,
   complete across workers (scatter-gather), newest telemetry first.
 - `GET /jobs/{job_id}`: one job with its disks and stale flag, answered by the key's owner.
+- `GET /jobs/{job_id}/rollups`: the job's event-time window rollups, answered by its owner.
 What it must not do: compute job state (the agent and the domain module do), or read PostgreSQL
 (views answer from the live tables).
 """
@@ -23,6 +24,7 @@ from schemas.event import now_utc
 from streams import topics
 from streams.app import app
 from streams.domain.backup import STALENESS, summary
+from streams.tables import job_rollups
 from streams.tables import jobs as state
 from streams.web.cluster import gather, is_local_request, value_or_404
 from streams.web.ingest import accept, latest_allowed
@@ -113,3 +115,13 @@ class Job(View):
     async def get(self, request: Request, job_id: str) -> Response:
         return self.json(summary(value_or_404(
             state, job_id, f"no backup job {job_id!r} has reported progress")))
+
+
+@app.page("/jobs/{job_id}/rollups")
+class JobRollups(View):
+    """One job's event-time window rollups (reports, bytes, throughput), answered by its owner."""
+
+    @app.table_route(table=state.table, match_info="job_id")  # type: ignore[arg-type]
+    async def get(self, request: Request, job_id: str) -> Response:
+        value = value_or_404(state, job_id, f"no backup job {job_id!r} has reported progress")
+        return self.json({"job_id": job_id, **job_rollups.view(job_id, value)})

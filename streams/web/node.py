@@ -1,8 +1,9 @@
-"""Node endpoints: seed 000 ingest, `GET /nodes`, `GET /nodes/{node_id}`, and `WS /ws/telemetry`.
+"""Node endpoints: seed 000 ingest, `GET /nodes`, `GET /nodes/{node_id}[/rollups]`, `WS /ws/...`.
 
 Why it exists: node telemetry arrives over HTTP in the seed's API format as well as from the node
-agent, and is shown three ways: the complete list (scatter-gather over the workers), one node
-(answered by its owner), and a live stream in the seed's WebSocket format.
+agent, and is shown four ways: the complete list (scatter-gather over the workers), one node and
+its event-time window rollups (answered by its owner), and a live stream in the seed's WebSocket
+format.
 
 The live stream shows every node on every worker: each worker reads the whole node topic from
 its end (`streams.web.live`: group-less feed, bounded per-client queues, slow clients dropped)
@@ -27,8 +28,9 @@ from schemas.node import NodeSnapshot
 from streams import topics
 from streams.app import app
 from streams.domain.node import NodeState, advance
+from streams.tables import node_rollups
 from streams.tables import nodes as state
-from streams.web.cluster import gather, is_local_request, serving_or_503
+from streams.web.cluster import gather, is_local_request, serving_or_503, value_or_404
 from streams.web.ingest import accept, latest_allowed
 from streams.web.live import LiveHub, keep_fed
 
@@ -85,6 +87,17 @@ class Node(View):
         if node is None:
             raise NotFound(f"node {node_id!r} is unknown: no snapshot received")
         return self.json(node.view())
+
+
+@app.page("/nodes/{node_id}/rollups")
+class NodeRollups(View):
+    """One node's event-time window rollups (CPU, memory, network), answered by its owner."""
+
+    @app.table_route(table=state.table, match_info="node_id")
+    async def get(self: View, request: Request, *args: Any, **match: Any) -> Response:
+        node_id = str(match["node_id"])
+        value = value_or_404(state, node_id, f"node {node_id!r} is unknown: no snapshot received")
+        return self.json({"node_id": node_id, **node_rollups.view(node_id, value)})
 
 
 hub = LiveHub("telemetry")

@@ -29,6 +29,7 @@ from schemas.errors import CONTROL_FREE
 from schemas.node import NodeSnapshot
 from schemas.worker import WorkerHeartbeat
 from streams.domain.backup import STALENESS
+from streams.domain.windows import SPECS
 from streams.web.backup import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 
 OPENAPI_VERSION = "3.1.0"
@@ -189,6 +190,7 @@ def _answer_schemas() -> dict[str, Any]:
                      required=["status", "time"],
                      description="Seed 004's liveness; `degraded` lists sinks failing writes.")
     return {
+        **_rollup_schemas(),
         "Error": error, "Accepted": accepted, "RunningTaskView": task,
         "WorkerTelemetry": worker_telemetry, "WorkerBasic": worker_basic,
         "JobDisk": disk, "Job": job, "JobPage": page, "VmSummary": vm,
@@ -200,6 +202,32 @@ def _answer_schemas() -> dict[str, Any]:
         "Seed003Accepted": _object({"status": {"const": "success"},
                                     "message": {"type": "string"}, "timestamp": DATE_TIME}),
     }
+
+
+def _rollup_schemas() -> dict[str, Any]:
+    """The rollup views' answers (streams/web/node.py, backup.py; streams.domain.rollups)."""
+    bounds = {"start": DATE_TIME, "end": DATE_TIME}
+    figure = _object({"avg": NUMBER, "max": NUMBER})
+    rate = _object({"avg": _nullable(NUMBER), "max": _nullable(NUMBER)})
+    node_window = _object({**bounds, "samples": COUNT, "cpu_percent": figure,
+                           "memory_percent": figure, "network_rx_bytes_per_second": rate,
+                           "network_tx_bytes_per_second": rate},
+                          description="One event-time window of a node's snapshots.")
+    job_window = _object({**bounds, "reports": COUNT, "bytes": COUNT, "bytes_per_second": NUMBER},
+                         description="One event-time window of a job's reports: the growth of "
+                                     "its transferred bytes between them, and that per second.")
+
+    def rollups(key: str, window: str) -> dict[str, Any]:
+        windows = {"type": "array", "items": _ref(window)}
+        return _object({key: IDENTIFIER,
+                        "windows": _object({spec.name: windows for spec in SPECS}),
+                        "late_dropped": COUNT},
+                       description="Held windows on event time, by start ascending; "
+                                   "`late_dropped` counts events older than every held window.")
+
+    return {"NodeWindow": node_window, "JobWindow": job_window,
+            "NodeRollups": rollups("node_id", "NodeWindow"),
+            "JobRollups": rollups("job_id", "JobWindow")}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -352,6 +380,11 @@ def _paths(security: list[dict[str, list[str]]], max_body_bytes: int,
             "404": _not_found("The job never reported progress (or left the table)."),
             "503": _KEY_UNAVAILABLE},
             parameters=[job_id], tags=["backup"])},
+        "/jobs/{job_id}/rollups": {"get": _operation("One backup job's window rollups", {
+            "200": _json(_ref("JobRollups"), "Tumbling 1 min and hopping 5 min windows."),
+            "404": _not_found("The job never reported progress (or left the table)."),
+            "503": _error("The worker owning the key did not answer.")},
+            parameters=[job_id], tags=["backup"])},
         "/api/telemetry/snapshot": {"post": _operation("Ingest one node snapshot (seed 000)", {
             "200": _json(_ref("SnapshotAccepted"), "Kafka has the snapshot.")},
             body=SeedApiSnapshot.__name__, shared=ingest, tags=["nodes"])},
@@ -367,6 +400,11 @@ def _paths(security: list[dict[str, list[str]]], max_body_bytes: int,
             "200": _json(_ref("NodeSnapshotView"), "The node."),
             "404": _not_found("No snapshot was received from this node."),
             "503": _KEY_UNAVAILABLE},
+            parameters=[node_id], tags=["nodes"])},
+        "/nodes/{node_id}/rollups": {"get": _operation("One node's window rollups", {
+            "200": _json(_ref("NodeRollups"), "Tumbling 1 min and hopping 5 min windows."),
+            "404": _not_found("No snapshot was received from this node."),
+            "503": _error("The worker owning the key did not answer.")},
             parameters=[node_id], tags=["nodes"])},
         "/vms": {"get": _operation("Every VM's latest figures", {
             "200": _json({"anyOf": [

@@ -18,12 +18,13 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 import streams.web
 from schemas.backup import BackupProgress
-from schemas.event import validate
-from schemas.node import NodeSnapshot
+from schemas.event import epoch_micros, validate
+from schemas.node import NodeRates, NodeSnapshot
 from schemas.vm import VmSample
 from schemas.worker import WorkerHeartbeat
 from streams.domain import backup as backup_domain
 from streams.domain import node as node_domain
+from streams.domain import rollups, windows
 from streams.domain import vm as vm_domain
 from streams.domain import worker as worker_domain
 from streams.web.openapi_document import document
@@ -159,3 +160,23 @@ def test_vm_answers_match_the_document(bodies: list[dict[str, Any]]) -> None:
         state = vm_domain.advance(state, validate(VmSample, body)) or state
         assert state is not None
         _assert_valid("VmSummary", vm_domain.summary(state))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(valid_event("node"), min_size=1, max_size=3),
+       st.lists(valid_event("backup"), min_size=1, max_size=3))
+def test_rollup_answers_match_the_document(nodes: list[dict[str, Any]],
+                                           reports: list[dict[str, Any]]) -> None:
+    snapshots = [validate(NodeSnapshot, {**body, "node_id": "n"}) for body in nodes]
+    node_samples = [(epoch_micros(s.ts), rollups.node_sample(s, NodeRates(None, 1.5)))
+                    for s in snapshots]
+    jobs = [validate(BackupProgress, {**body, "job_id": "j"}) for body in reports]
+    job_samples = [(epoch_micros(r.ts), rollups.job_sample(backup_domain.event_bytes(r)))
+                   for r in jobs]
+    for component, key, rollup, samples in (("NodeRollups", "node_id", rollups.NODE, node_samples),
+                                            ("JobRollups", "job_id", rollups.JOB, job_samples)):
+        state, change = windows.fold_windows({}, None, samples, rollup)
+        answer = windows.shown(rollup, change.panes, windows.watermark_of(state),
+                               windows.late_dropped_of(state))
+        assert answer["windows"]["tumbling_1m"]
+        _assert_valid(component, {key: "k", **answer})

@@ -1,4 +1,4 @@
-"""`GET /alerts[?status=open][&limit=100]`: the recorded alerts, newest raised first, from PostgreSQL.
+"""`GET /alerts[?status=open][&limit=100]`: recorded alerts, newest raised first, from PostgreSQL.
 
 Why it exists: the dashboard's open-alerts panel (and any operator) needs the alerts that are
 raised and not yet cleared across the whole fleet. The alerts pipeline records every transition
@@ -78,5 +78,5 @@ class Alerts(View):
             rows = await recorded_alerts(status, limit)
         except SinkError as exc:
             raise ServiceUnavailable(f"the alerts database did not answer: {exc}") from exc
-        alerts = [alert_view(row) for row in rows]
+        alerts = [alert_view(dict(row)) for row in rows]
         return self.json({"status": status, "count": len(alerts), "alerts": alerts})

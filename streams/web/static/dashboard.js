@@ -189,6 +189,8 @@ function renderNodes(payload) {
 let recordedAlerts = [];
 const liveRaised = new Map();    // alert_id -> {alert, seen}
 const liveCleared = new Map();   // alert_id or "kind|subject" -> seen
+let alertsRefetch = null;
+const alertRows = new Map();     // alert_id -> its table row
 
 function alertLink(alert) {
   if (alert.kind.startsWith("backup.")) return `#job=${encodeURIComponent(alert.subject)}`;
@@ -214,17 +216,30 @@ function renderAlerts() {
   for (const alert of recordedAlerts) if (!isCleared(alert)) shown.set(alert.alert_id, alert);
   for (const { alert } of liveRaised.values()) if (!isCleared(alert)) shown.set(alert.alert_id, alert);
   const list = [...shown.values()].sort((a, b) => b.raised_at.localeCompare(a.raised_at));
+  // Rows are kept while their alert is shown (only "… ago" changes), so a link being clicked is
+  // never swapped out from under the pointer by the once-a-second redraw.
   const rows = list.map((alert) => {
-    const link = alertLink(alert);
-    return el("tr", { "data-alert": alert.alert_id, "data-kind": alert.kind },
-      el("td", {}, el("span", { class: `badge ${alert.kind.split(".").pop()}` }, alert.kind)),
-      el("td", {}, link ? el("a", { href: link }, alert.subject) : alert.subject),
-      el("td", { title: alert.raised_at }, ago(alert.raised_at)),
-      el("td", { class: "detail-text" }, detailText(alert.detail)));
+    let row = alertRows.get(alert.alert_id);
+    if (!row) {
+      const link = alertLink(alert);
+      row = el("tr", { "data-alert": alert.alert_id, "data-kind": alert.kind },
+        el("td", {}, el("span", { class: `badge ${alert.kind.split(".").pop()}` }, alert.kind)),
+        el("td", {}, link ? el("a", { href: link }, alert.subject) : alert.subject),
+        el("td", { class: "raised", title: alert.raised_at }),
+        el("td", { class: "detail-text" }, detailText(alert.detail)));
+      alertRows.set(alert.alert_id, row);
+    }
+    row.querySelector(".raised").textContent = ago(alert.raised_at);
+    return row;
   });
-  $("alerts").tBodies[0].replaceChildren(...rows);
+  for (const id of [...alertRows.keys()]) if (!shown.has(id)) alertRows.delete(id);
+  const body = $("alerts").tBodies[0];
+  if (rows.length !== body.rows.length || rows.some((row, i) => body.rows[i] !== row)) {
+    body.replaceChildren(...rows);
+  }
   $("alerts-summary").textContent = list.length ? `${list.length} open` : "";
   showEmpty("alerts-empty", list.length === 0);
+  $("alerts").hidden = list.length === 0;
 }
 
 function noteLiveAlert(m) {
@@ -237,7 +252,10 @@ function noteLiveAlert(m) {
     if (m.clears) liveRaised.delete(m.clears);
   }
   renderAlerts();
-  setTimeout(fetchAlerts, 1500);   // by then the database has it, most of the time
+  // One re-read for a burst of alerts; by then the database has them, most of the time.
+  if (!alertsRefetch) {
+    alertsRefetch = setTimeout(() => { alertsRefetch = null; fetchAlerts(); }, 1500);
+  }
 }
 
 async function fetchAlerts() {
@@ -295,6 +313,7 @@ function renderVms(payload) {
   const running = list.filter((vm) => vm.state === "running").length;
   $("vms-summary").textContent = list.length ? `${running} of ${list.length} running` : "";
   showEmpty("vms-empty", list.length === 0);
+  $("vms").hidden = list.length === 0;
 }
 
 async function fetchVms() {

@@ -1,11 +1,15 @@
 """`GET /`: the live dashboard page, and `GET /static/{name}`: its hand-written assets.
 
-Why it exists: one page shows the whole fleet as it changes: compute workers (active/inactive),
-backup jobs (progress, speed, ETA, stale/stalled) and nodes with small live charts. The page is
-static HTML/CSS/JS from `streams/web/static/` (no CDN, no build step); it loads `GET /workers`,
-`GET /jobs` and `GET /nodes` once, then follows `WS /ws/fleet` (heartbeats, job changes, alerts)
+Why it exists: one page shows the whole fleet as it changes: open alerts, compute workers
+(active/inactive), backup jobs (progress, speed, ETA, stale/stalled), nodes with small live charts
+and VMs with their CPU, NIC and disk rates. The page is static HTML/CSS/JS from
+`streams/web/static/` (no CDN, no build step); it loads `GET /workers`, `GET /jobs`, `GET /nodes`
+and `GET /alerts?status=open` once, then follows `WS /ws/fleet` (heartbeats, job changes, alerts)
 and `WS /ws/telemetry` (node snapshots), so it never reloads; `/?refresh=<seconds>` sets its slow
-safety refresh (default 15 s).
+safety refresh (default 15 s). VMs have no live feed: `GET /vms` is polled (`?vms=`, default 5 s).
+A job's or node's detail (`#job=<id>`, `#node=<id>`) polls its view (`?poll=`, default 2 s): a
+job's disks and its speed/ETA history (kept by the page while open), and the event-time windows
+of `GET /jobs/{id}/rollups` or `GET /nodes/{id}/rollups` ("no rollups yet" while they 404).
 What it must not do: compute anything, or serve a file outside `static/` (names are looked up in
 a fixed list made at start, never joined into a path).
 """

@@ -30,6 +30,7 @@ from schemas.node import NodeSnapshot
 from schemas.worker import WorkerHeartbeat
 from streams.domain.backup import STALENESS
 from streams.domain.windows import SPECS
+from streams.web import alerts as alerts_view
 from streams.web.backup import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 
 OPENAPI_VERSION = "3.1.0"
@@ -189,8 +190,17 @@ def _answer_schemas() -> dict[str, Any]:
                       "degraded": {"type": "array", "items": _ref("DegradedSink")}},
                      required=["status", "time"],
                      description="Seed 004's liveness; `degraded` lists sinks failing writes.")
+    alert = _object({"alert_id": {"type": "string"}, "kind": {"type": "string"},
+                     "subject": {"type": "string"}, "raised_at": DATE_TIME,
+                     "cleared_at": _nullable(DATE_TIME), "detail": {"type": "object"}},
+                    description="One raised alert as recorded in PostgreSQL; `cleared_at` is "
+                                "null while it is open.")
+    alert_list = _object({"status": {"enum": list(alerts_view.STATUSES)}, "count": COUNT,
+                          "alerts": {"type": "array", "items": _ref("AlertRecord")}},
+                         description="Recorded alerts, newest raised first.")
     return {
         **_rollup_schemas(),
+        "AlertRecord": alert, "AlertList": alert_list,
         "Error": error, "Accepted": accepted, "RunningTaskView": task,
         "WorkerTelemetry": worker_telemetry, "WorkerBasic": worker_basic,
         "JobDisk": disk, "Job": job, "JobPage": page, "VmSummary": vm,
@@ -412,6 +422,18 @@ def _paths(security: list[dict[str, list[str]]], max_body_bytes: int,
                 "vm_uuid -> figures (with `scope=local`: the bare mapping)."),
             "400": _BAD_SCOPE,
             "503": _GATHER_FAILED}, parameters=[_SCOPE], tags=["vms"])},
+        "/alerts": {"get": _operation("Recorded alerts (default: the open ones), newest first", {
+            "200": _json(_ref("AlertList"), "The alerts, from PostgreSQL."),
+            "400": _error("`status` is unknown or `limit` is out of range."),
+            "503": _error("PostgreSQL did not answer.")},
+            parameters=[
+                {"name": "status", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": list(alerts_view.STATUSES),
+                            "default": alerts_view.DEFAULT_STATUS}},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": alerts_view.MAX_LIMIT,
+                            "default": alerts_view.DEFAULT_LIMIT}}],
+            tags=["alerts"])},
         "/ws/telemetry": {"get": _operation(
             "WebSocket: live node snapshots in seed 000/001's message format "
             "(#/components/schemas/SeedWsMessage)", websocket, tags=["nodes"])},

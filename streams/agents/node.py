@@ -64,6 +64,9 @@ class Nodes(Domain[NodeSnapshot]):
         swept = node.sweep(current, now_us, self.silent_after_s)
         return None if swept is None else Step(swept[0].to_value(), [swept[1]])
 
+    def sweep_due_us(self, state: State) -> int:
+        return node.sweep_due_us(state, self.silent_after_s, self.retention_us)
+
 
 pipeline = register(Nodes(settings.node_silent_seconds, settings.retention_seconds["nodes"]),
                     topics.node, tables.nodes, [postgres(), points()],

@@ -155,6 +155,12 @@ class KeyedState:
     def items(self) -> Iterator[tuple[str, State]]:
         yield from self.table.data.items()
 
+    @staticmethod
+    def generation() -> int:
+        """The consumer group's generation: it changes at every rebalance (`Pipeline.sweep`)."""
+        generation: int = app.consumer_generation_id
+        return generation
+
     def owned_partitions(self) -> set[TP]:
         """The source topic's partitions this worker is the active owner of (not standbys)."""
         topic_name = self.source.get_topic_name()

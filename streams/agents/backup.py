@@ -67,6 +67,12 @@ class BackupJobs(Domain[BackupProgress]):
         swept = backup.sweep(state, now_us, self.stale_after_s, self.stalled_after_s)
         return None if swept is None else Step(swept[0], swept[1])
 
+    def sweep_due_us(self, state: State) -> int | None:
+        ended = state["completed_us"]
+        due = [backup.next_staleness_us(state, self.stale_after_s, self.stalled_after_s),
+               None if ended is None else ended + self.retention_us]
+        return min((at for at in due if at is not None), default=None)
+
 
 pipeline = register(
     BackupJobs(settings.stale_after_seconds, settings.stalled_after_seconds,

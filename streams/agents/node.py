@@ -71,6 +71,9 @@ class Nodes(Domain[NodeSnapshot]):
         # The node's rebuilt value has no window fields: without them its rollups would vanish.
         return Step(windows.carry(state, swept[0].to_value()), [swept[1]])
 
+    def sweep_due_us(self, state: State) -> int:
+        return node.sweep_due_us(state, self.silent_after_s, self.retention_us)
+
 
 pipeline = register(Nodes(settings.node_silent_seconds, settings.retention_seconds["nodes"]),
                     topics.node, tables.nodes, [postgres(), points()],

@@ -75,6 +75,13 @@ class Workers(Domain[HeartbeatTopicEvent]):
         swept = worker.sweep(state, now_us, self.inactive_after_s)
         return None if swept is None else Step(swept[0], [swept[1]])
 
+    def sweep_due_us(self, state: State) -> int:
+        last: int = state["last_update_us"]
+        gone = last + self.retention_us
+        if not state["is_active"]:
+            return gone
+        return min(gone, worker.inactive_at(last, self.inactive_after_s))
+
 
 pipeline = register(
     Workers(settings.worker_inactive_seconds, settings.retention_seconds["workers"]),

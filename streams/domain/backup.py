@@ -282,6 +282,19 @@ def staleness(job: State, now_us: int, stale_after_s: float, stalled_after_s: fl
     return FRESH
 
 
+def next_staleness_us(job: State, stale_after_s: float, stalled_after_s: float) -> int | None:
+    """When `sweep` may next raise the job's staleness (epoch µs); None: it cannot (the job is
+    not running, or already stalled). Rounded down: never later than `staleness` says."""
+    if job["status"] != "running" or job["ended_seq"] is not None:
+        return None
+    higher = [after_s for level, after_s in ((STALE, stale_after_s), (STALLED, stalled_after_s))
+              if level > job["stale_level"]]
+    if not higher:
+        return None
+    last: int = job["last_telemetry_us"]
+    return last + int(min(higher) * 1_000_000)
+
+
 def sweep(job: State, now_us: int, stale_after_s: float, stalled_after_s: float
           ) -> tuple[State, list[Alert]] | None:
     """The job with its new staleness level and the alerts to raise; None when nothing changed.

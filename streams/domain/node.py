@@ -181,6 +181,17 @@ def silent_since(state: NodeState, silent_after_s: float) -> int:
     return epoch_micros(state.snapshot.ts) + _micros(silent_after_s)
 
 
+def sweep_due_us(value: dict[str, Any], silent_after_s: float, retention_us: int) -> int:
+    """When the sweep may first change a stored node state: its silence, or its retention's end.
+
+    Reads the stored value (`NodeState.to_value`) without building a `NodeState`: it runs for
+    every state stored, and for the whole table after each rebalance.
+    """
+    last_us = epoch_micros(datetime.fromisoformat(value["snapshot"]["ts"]))
+    gone = last_us + retention_us
+    return gone if value.get("silent") else min(gone, last_us + _micros(silent_after_s))
+
+
 def sweep(state: NodeState, now_us: int, silent_after_s: float) -> tuple[NodeState, Alert] | None:
     """The node fallen silent and its alert; None when it reports, or its silence is raised."""
     if state.silent or now_us < silent_since(state, silent_after_s):

@@ -86,3 +86,10 @@ class Domain(ABC, Generic[E]):
     def sweep(self, key: str, state: State, now_us: int) -> Step | None:
         """A time-driven step (staleness, inactivity, retention), or None: nothing to do."""
         return None
+
+    def sweep_due_us(self, state: State) -> int | None:
+        """The earliest time (epoch µs) at which `sweep` may change `state`; None: never, until
+        an event changes it. The runtime sweeps a state only once this time has come, so it
+        must never be later than the truth (it may be earlier: the state is then swept again at
+        each tick until its time has come). The default, 0, sweeps every state at every tick."""
+        return 0

@@ -25,7 +25,8 @@ nothing but cancellation leaves `process`.
 
 `Pipeline.sweep` is the time-driven twin (staleness, inactivity, retention): steps 3-7 for the
 states the domain's `sweep` changes, on partitions this worker owns and has caught up on, and never
-while one of the pipeline's sinks is degraded (a silence may then be ours, not the fleet's).
+while one of the pipeline's sinks is degraded (a silence may then be ours, not the fleet's). It
+looks only at the states whose time has come (`streams.pipeline.due`), not the whole table.
 One lock per pipeline serialises batches and sweeps: each reads the states the other stored.
 """
 
@@ -44,6 +45,7 @@ from schemas.alert import Alert
 from schemas.errors import FieldError, InvalidEvent
 from streams.domain.windows import WindowUpdate
 from streams.pipeline.domain import Domain, Projected, Record, State, Step
+from streams.pipeline.due import DueIndex
 from streams.pipeline.health import SinkHealth
 from streams.pipeline.policy import (
     SINK_RETRY,
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 E = TypeVar("E")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INDEX_CHUNK = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,10 @@ class Store(Protocol):
     def owned_items(self) -> Iterable[tuple[str, State]]: ...
 
     def partition_of(self, state: State) -> int: ...
+
+    def generation(self) -> int:
+        """Changes whenever the partitions this worker owns may have (a rebalance)."""
+        ...
 
 
 class Outbound(Protocol):
@@ -167,6 +174,7 @@ class Pipeline(Generic[E]):
         self.on_retry = on_retry
         self.progress = PartitionProgress()
         self.lock = asyncio.Lock()
+        self.due = DueIndex()
 
     @property
     def sink_names(self) -> frozenset[str]:
@@ -208,30 +216,57 @@ class Pipeline(Generic[E]):
         return report
 
     async def sweep(self, now_us: int, skip_partitions: Collection[int] = ()) -> BatchReport:
-        """Steps 3-7 for the states the domain's `sweep` changes (owned, caught-up partitions)."""
+        """Steps 3-7 for the states the domain's `sweep` changes (owned, caught-up partitions).
+
+        Only the states whose time has come are looked at (`DueIndex`); the index is rebuilt
+        from the table when the assignment changed. A state that is skipped (its partition is
+        catching up) or that a sink refused is looked at again at the next sweep.
+        """
         report = BatchReport()
         if self.health.is_degraded(self.sink_names):
             return report
         async with self.lock:
+            await self._index_if_reassigned()
             pending: dict[str, _Pending[E]] = {}
             rejections: list[Rejection] = []
-            for key, state in list(self.store.owned_items()):
+            for key in self.due.pop_due(now_us):
+                state = self.store.get(key)
+                if state is None:
+                    continue
                 partition = self.store.partition_of(state)
                 if partition in skip_partitions:
+                    self.due.schedule(key, now_us)
                     continue
                 try:
                     step = self.domain.sweep(key, state, now_us)
                 except Exception:
                     log.exception("pipeline.sweep_failed pipeline=%s key=%r", self.domain.name,
                                   key)
+                    self.due.schedule(key, now_us)
                     continue
                 if step is None:
+                    due = self.domain.sweep_due_us(state)
+                    self.due.schedule(key, None if due is None else max(due, now_us))
                     continue
+                # Until step 7 stores the new state (and its due time), the next sweep retries.
+                self.due.schedule(key, now_us)
                 work = _Pending[E](partition, step=step)
                 if self._project(key, work, rejections):
                     pending[key] = work
             await self._commit(pending, rejections, report)
         return report
+
+    async def _index_if_reassigned(self) -> None:
+        """Rebuild the due index from the owned states when the assignment changed."""
+        generation = self.store.generation()
+        if generation == self.due.generation:
+            return
+        self.due.clear()
+        for count, (key, state) in enumerate(self.store.owned_items(), 1):
+            self.due.schedule(key, self.domain.sweep_due_us(state))
+            if count % _INDEX_CHUNK == 0:
+                await asyncio.sleep(0)  # a million states: let the views answer meanwhile
+        self.due.generation = generation
 
     def _decode(self, record: Record, latest_us: int,
                 rejections: list[Rejection]) -> tuple[E, str, int] | None:
@@ -329,9 +364,11 @@ class Pipeline(Generic[E]):
                 report.late_events += step.windows.late
             if step.delete:
                 self.store.delete(key, work.partition)
+                self.due.forget(key)
                 report.deleted += 1
             elif step.state is not None:
                 self.store.put(key, step.state, work.partition)
+                self.due.schedule(key, self.domain.sweep_due_us(step.state))
                 report.stored += 1
             if step.delete or step.state is not None:
                 report.changed_keys.append(key)

@@ -34,6 +34,9 @@ class NoState:
     def partition_of(self, state: dict[str, Any]) -> int:
         raise AssertionError("a stateless pipeline has no state")
 
+    def generation(self) -> int:
+        return 0
+
 
 class DictStore:
     """States in a dict (all owned), each with the partition it was stored from, and panes."""
@@ -66,3 +69,7 @@ class DictStore:
     def partition_of(self, state: State) -> int:
         partition: int = state["_partition"]
         return partition
+
+    def generation(self) -> int:
+        """Every state is owned, always: the assignment never changes."""
+        return 0

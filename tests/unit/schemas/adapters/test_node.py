@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -159,3 +159,25 @@ def test_posted_rates_are_kept_and_win_over_rates_from_the_counters() -> None:
     # The counters say 1 B/s (a packet count); the daemon's own figure is what counts.
     assert step.rates == NodeRates(1.5 * 2**20, 0.25 * 2**20)
     assert advance(None, first).rates == NodeRates(1.5 * 2**20, 0.25 * 2**20)
+
+
+WS_MESSAGE: dict[str, Any] = {  # a seed WebSocket message, written by hand
+    "timestamp": "2025-12-17T10:00:00Z", "node_id": "n1",
+    "metrics": {"cpu": {"cpu_usage_percent": 10.0}, "memory": {"memory_usage_percent": 20.0},
+                "system": {"uptime_seconds": 60, "boot_time": "2025-12-17T09:59:00Z"}},
+}
+
+
+def test_websocket_boot_time_is_kept() -> None:
+    snapshot = from_seed_ws(orjson.dumps(WS_MESSAGE), source="test")
+    assert snapshot.boot_time == datetime(2025, 12, 17, 9, 59, tzinfo=UTC)
+    assert snapshot.uptime_seconds == 60
+
+
+def test_websocket_message_after_latest_is_rejected() -> None:
+    at = datetime(2025, 12, 17, 10, 0, tzinfo=UTC)
+    with pytest.raises(InvalidEvent, match="future") as caught:
+        from_seed_ws(orjson.dumps(WS_MESSAGE), source="test", latest=at - timedelta(seconds=1))
+    # Named as the sender wrote it (the seed's `timestamp`), not as the snapshot's `ts`.
+    assert [error.field for error in caught.value.errors] == ["timestamp"]
+    assert from_seed_ws(orjson.dumps(WS_MESSAGE), source="test", latest=at).ts == at

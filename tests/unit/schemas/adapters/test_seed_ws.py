@@ -74,3 +74,13 @@ def test_welcome_is_the_seed_daemons_connection_message() -> None:
     assert_welcome(message, "n1")
     assert message["interval"] == 60 and isinstance(message["interval"], int)
     assert roundtrip(welcome("n1", 0.5, AT))["interval"] == 0.5
+
+
+def test_the_cpu_loads_and_the_memory_total_are_the_snapshots_in_seed_units() -> None:
+    # Pinned by `make mutation`: 16 GiB total is 16.0 "GB" (GiB) in the seed's units.
+    metrics = roundtrip(metrics_message(snapshot(), NO_RATES))["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics["cpu"] == {"cpu_usage_percent": 45.0, "load_avg_1min": 2.5,
+                              "load_avg_5min": 2.1, "load_avg_15min": 1.8}
+    assert metrics["memory"] == {"memory_usage_percent": 67.8, "memory_used_gb": 8.0,
+                                 "memory_total_gb": 16.0}

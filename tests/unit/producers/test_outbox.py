@@ -17,7 +17,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from producers.outbox import Outbox, OutboxClosedError, RecordTooLargeError
+from producers.outbox import (
+    Outbox,
+    OutboxClosedError,
+    OutboxError,
+    OutboxStats,
+    RecordTooLargeError,
+    read_stats,
+)
 
 
 @pytest.fixture
@@ -311,5 +318,126 @@ async def test_the_outbox_never_runs_with_synchronous_off(
         assert len(opened) == 1
         (level,) = opened[0].execute("PRAGMA synchronous").fetchone()
         assert level in (1, 2), f"synchronous={level} (0 OFF, 1 NORMAL, 2 FULL)"
+    finally:
+        await box.close()
+
+
+# --- pinned by `make mutation` (docs/testing.md) ----------------------------------------------
+
+@pytest.mark.parametrize(("max_events", "max_bytes"), [(0, 1), (1, 0), (-1, 1)])
+def test_bounds_must_be_positive(max_events: int, max_bytes: int) -> None:
+    with pytest.raises(ValueError, match=f"max_events={max_events} max_bytes={max_bytes}"):
+        Outbox(Path("unused.sqlite3"), max_events=max_events, max_bytes=max_bytes)
+
+
+async def test_a_record_exactly_at_max_bytes_fits(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=10)
+    try:
+        await box.put("t", b"key", b"seven!!")  # 3 + 7 = 10 bytes: the bound, not beyond
+        stats = await box.stats()
+        assert (stats.depth, stats.bytes, stats.dropped) == (1, 10, 0)
+        with pytest.raises(RecordTooLargeError, match="topic 't' is 11 bytes"):
+            await box.put("t", b"key", b"eight!!!")
+    finally:
+        await box.close()
+
+
+async def test_an_empty_batch_or_delete_touches_nothing(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=100)
+    try:
+        await box.put_many([])
+        await box.delete([])
+        assert not await asyncio.to_thread(path.exists), "nothing to write: not even opened"
+    finally:
+        await box.close()
+
+
+async def test_a_delete_of_more_ids_than_one_statement_takes_removes_them_all(
+        path: Path) -> None:
+    box = Outbox(path, max_events=2000, max_bytes=1_000_000)
+    try:
+        await box.put_many([("t", b"", b"%d" % i) for i in range(1000, 2200)])
+        records = await box.peek(2000)
+        await box.delete(r.id for r in records[:1100])  # three chunks of at most 500
+        assert await values(box) == [b"%d" % i for i in range(2100, 2200)]
+        stats = await box.stats()
+        assert (stats.depth, stats.bytes, stats.dropped) == (100, 400, 0)  # 4 bytes each
+    finally:
+        await box.close()
+
+
+async def test_the_latest_delivery_error_is_kept_cut_and_survives_a_reopen(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    await box.record_error("broker down", 1000.5)
+    await box.record_error("x" * 2500, 2000.25)
+    stats = await box.stats()
+    assert (stats.last_error, stats.last_error_at) == ("x" * 2000, 2000.25)
+    await box.close()
+
+    reopened = Outbox(path, max_events=10, max_bytes=1000)
+    try:
+        stats = await reopened.stats()
+        assert (stats.last_error, stats.last_error_at) == ("x" * 2000, 2000.25)
+        assert (stats.depth, stats.bytes, stats.dropped, stats.oldest_enqueued_at) == (
+            0, 0, 0, None)
+    finally:
+        await reopened.close()
+
+
+async def test_read_stats_sees_what_the_running_producer_wrote(path: Path) -> None:
+    box = Outbox(path, max_events=2, max_bytes=1000)
+    try:
+        await box.put_many([("t", b"k", b"a"), ("t", b"k", b"bb"), ("t", b"k", b"ccc")])
+        await box.record_error("timeout", 1234.5)
+        oldest = (await box.peek(1))[0].enqueued_at
+        assert read_stats(path) == OutboxStats(depth=2, bytes=7, dropped=1,
+                                               oldest_enqueued_at=oldest,
+                                               last_error="timeout", last_error_at=1234.5)
+    finally:
+        await box.close()
+
+
+async def test_read_stats_of_an_empty_outbox(outbox: Outbox, path: Path) -> None:
+    await outbox.stats()  # opens (creates) the file
+    assert read_stats(path) == OutboxStats(depth=0, bytes=0, dropped=0, oldest_enqueued_at=None)
+
+
+def test_read_stats_of_a_file_from_before_the_meta_table(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT, "
+                     "key BLOB, value BLOB, size INTEGER, enqueued_at REAL)")
+        conn.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER)")
+        conn.execute("INSERT INTO counters VALUES ('dropped', 4)")
+        conn.execute("INSERT INTO outbox (topic, key, value, size, enqueued_at) "
+                     "VALUES ('t', x'6b', x'7676', 3, 99.5)")
+    conn.close()
+    assert read_stats(path) == OutboxStats(depth=1, bytes=3, dropped=4, oldest_enqueued_at=99.5)
+
+
+def test_read_stats_refuses_a_missing_or_foreign_file(tmp_path: Path) -> None:
+    with pytest.raises(OutboxError, match="no such outbox file"):
+        read_stats(tmp_path / "absent.sqlite3")
+    foreign = tmp_path / "foreign.sqlite3"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE other (x)")
+    conn.close()
+    with pytest.raises(OutboxError, match="not a readable outbox"):
+        read_stats(foreign)
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(OutboxError, match=str(garbage)):
+        read_stats(garbage)
+
+
+async def test_a_failed_put_rolls_back_and_leaves_the_outbox_as_it_was(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    try:
+        await box.put("t", b"k", b"kept")
+        with pytest.raises(sqlite3.IntegrityError):
+            await box.put_many([("t", b"k", b"new"), (None, b"k", b"v")])  # type: ignore[list-item]
+        assert await values(box) == [b"kept"]
+        await box.put("t", b"k", b"after")  # the transaction did not stay open
+        assert await values(box) == [b"kept", b"after"]
     finally:
         await box.close()

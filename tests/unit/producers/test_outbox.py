@@ -441,3 +441,41 @@ async def test_a_failed_put_rolls_back_and_leaves_the_outbox_as_it_was(path: Pat
         assert await values(box) == [b"kept", b"after"]
     finally:
         await box.close()
+
+
+async def test_bounds_of_one_are_valid(path: Path) -> None:
+    box = Outbox(path, max_events=1, max_bytes=1)
+    try:
+        await box.put("t", b"", b"a")
+        await box.put("t", b"", b"b")
+        assert await values(box) == [b"b"]
+    finally:
+        await box.close()
+
+
+async def test_the_outbox_thread_is_named_after_its_file(
+    outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names: list[str] = []
+    original = Outbox._put_rows
+
+    def spy(
+        self: Outbox, records: list[tuple[str, bytes, bytes]], conn: sqlite3.Connection
+    ) -> None:
+        names.append(threading.current_thread().name)
+        original(self, records, conn)
+
+    monkeypatch.setattr(Outbox, "_put_rows", spy)
+    await outbox.put("t", b"k", b"v")
+    [name] = names
+    assert name.startswith("outbox-test_")  # the file is test.sqlite3
+
+
+async def test_close_closes_the_file(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    await box.put("t", b"k", b"v")
+    wal = path.with_name(path.name + "-wal")
+    assert await asyncio.to_thread(wal.exists)
+    await box.close()
+    # SQLite checkpoints and removes the WAL file when its last connection closes.
+    assert not await asyncio.to_thread(wal.exists)

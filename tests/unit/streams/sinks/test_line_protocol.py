@@ -22,7 +22,7 @@ Where `Point` is lenient or lossy, the spec wins and the difference is asserted,
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import pytest
@@ -245,3 +245,78 @@ def test_every_writable_point_reads_back_exactly(
     assert point is not None and "\n" not in point
     assert parse(point) == (measurement, {k: v for k, v in tags.items() if v},
                             _expected(fields), timestamp_ns(at))
+
+
+# --- edges pinned by `make mutation` (docs/testing.md) -----------------------------------------
+
+def test_the_smallest_int64_is_writable() -> None:
+    assert line("m", {}, {"n": -(2**63)}, AT) == f"m n=-9223372036854775808i {AT_NS}"
+
+
+@pytest.mark.parametrize("char", ["\x1f", "\x9f"])
+def test_the_last_c0_and_c1_characters_are_control_characters(char: str) -> None:
+    with pytest.raises(UnwritablePoint, match=f"U\\+{ord(char):04X}"):
+        line("m", {"k": f"a{char}"}, {"f": 1}, AT)
+
+
+def test_the_characters_just_outside_the_control_ranges_are_written() -> None:
+    # U+0020 space (escaped in a tag), U+007E tilde, U+00A0 no-break space (plain text).
+    assert line("m", {"k": " ~\xa0"}, {"f": 1}, AT) == f"m,k=\\ ~\xa0 f=1i {AT_NS}"
+
+
+def test_the_reasons_name_the_part_and_quote_at_most_64_characters() -> None:
+    long = "x" * 70
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {"k": long + "\n"}, {"f": 1}, AT)
+    assert caught.value.reason == (
+        f"tag 'k' {'x' * 64!r} contains control character U+000A, "
+        "which line protocol cannot escape")
+    with pytest.raises(UnwritablePoint) as caught:
+        line("#" + long, {}, {"f": 1}, AT)
+    assert caught.value.reason == (
+        f"measurement {'#' + 'x' * 63!r} would make the line a comment")
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {"": "v"}, {"f": 1}, AT)
+    assert caught.value.reason == "tag key must not be empty"
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {}, {"f": 2**64}, AT)
+    assert caught.value.reason == f"field 'f': integer {2**64} does not fit 64 bits"
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {}, {"f": math.inf}, AT)
+    assert caught.value.reason == "field 'f': inf is not a finite number"
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {}, {"f": "a\x00"}, AT)
+    assert caught.value.reason.startswith("field 'f' value 'a\\x00' contains control")
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {}, {"f": [1]}, AT)  # type: ignore[dict-item]
+    assert caught.value.reason == "field 'f': a list is not a field value"
+
+
+class _Unknown(tzinfo):
+    """A time zone that does not know its offset (utcoffset() is None)."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+def test_a_timestamp_whose_zone_has_no_offset_is_unwritable() -> None:
+    with pytest.raises(UnwritablePoint, match="has no UTC offset"):
+        timestamp_ns(datetime(2025, 1, 1, tzinfo=_Unknown()))
+
+
+def test_the_int64_nanosecond_range_ends_on_the_microseconds_inside_it() -> None:
+    # int64 ns: -9223372036854775808 .. 9223372036854775807; the outermost whole microseconds.
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    last = epoch + timedelta(microseconds=9_223_372_036_854_775)  # 2262-04-11T23:47:16.854775Z
+    first = epoch - timedelta(microseconds=9_223_372_036_854_775)  # 1677-09-21T00:12:43.145225Z
+    assert timestamp_ns(last) == 9_223_372_036_854_775_000
+    assert timestamp_ns(first) == -9_223_372_036_854_775_000
+    for beyond in (last + timedelta(microseconds=1), first - timedelta(microseconds=1)):
+        with pytest.raises(UnwritablePoint, match="beyond int64"):
+            timestamp_ns(beyond)

@@ -94,3 +94,10 @@ def test_the_point_is_at_the_latest_event_time_with_typed_fields() -> None:
     assert point(unknown) == Message(
         b"job-1", b"backup_job,job_id=job-1,job_type=backup,status=running bytes=30i "
                   b"1760104860000000000")
+
+
+def test_a_job_last_heard_of_at_the_epoch_itself_is_updated_then() -> None:
+    # The epoch is a valid event time (schemas.event.EARLIEST): no later placeholder may win.
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    [job_row] = rows(job(started_us=0, last_telemetry_us=0, disks={}))
+    assert job_row.values[-1] == epoch

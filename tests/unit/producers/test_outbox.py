@@ -479,3 +479,13 @@ async def test_close_closes_the_file(path: Path) -> None:
     await box.close()
     # SQLite checkpoints and removes the WAL file when its last connection closes.
     assert not await asyncio.to_thread(wal.exists)
+
+
+def test_read_stats_of_a_file_without_a_dropped_counter_reads_0(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT, "
+                     "key BLOB, value BLOB, size INTEGER, enqueued_at REAL)")
+        conn.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER)")
+    conn.close()
+    assert read_stats(path) == OutboxStats(depth=0, bytes=0, dropped=0, oldest_enqueued_at=None)

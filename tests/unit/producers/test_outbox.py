@@ -489,3 +489,15 @@ def test_read_stats_of_a_file_without_a_dropped_counter_reads_0(path: Path) -> N
         conn.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER)")
     conn.close()
     assert read_stats(path) == OutboxStats(depth=0, bytes=0, dropped=0, oldest_enqueued_at=None)
+
+
+async def test_one_byte_over_the_bound_drops_the_oldest(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=10)
+    try:
+        await box.put("t", b"k", b"1234")  # 5 bytes
+        await box.put("t", b"k", b"12345")  # 6 bytes: 11 in all, one over
+        assert await values(box) == [b"12345"]
+        stats = await box.stats()
+        assert (stats.depth, stats.bytes, stats.dropped) == (1, 6, 1)
+    finally:
+        await box.close()

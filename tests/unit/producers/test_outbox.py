@@ -501,3 +501,32 @@ async def test_one_byte_over_the_bound_drops_the_oldest(path: Path) -> None:
         assert (stats.depth, stats.bytes, stats.dropped) == (1, 6, 1)
     finally:
         await box.close()
+
+
+async def test_the_closed_error_names_the_file(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    await box.close()
+    with pytest.raises(OutboxClosedError, match=f"outbox {path} is closed"):
+        await box.peek(1)
+
+
+async def test_the_data_directory_is_created_with_its_parents(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "a" / "b" / "c.sqlite3", max_events=10, max_bytes=1000)
+    try:
+        await box.put("t", b"k", b"v")
+        assert await values(box) == [b"v"]
+    finally:
+        await box.close()
+
+
+async def test_a_file_sqlite_cannot_put_in_wal_mode_is_refused_with_the_fix() -> None:
+    # SQLite's in-memory database answers `journal_mode=WAL` with "memory".
+    box = Outbox(Path(":memory:"), max_events=10, max_bytes=1000)
+    try:
+        with pytest.raises(OutboxError) as caught:
+            await box.put("t", b"k", b"v")
+        assert str(caught.value) == (
+            ":memory:: SQLite refused WAL journal mode (got 'memory'); put the data directory "
+            "on a local filesystem")
+    finally:
+        await box.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import tempfile
 import threading
@@ -530,3 +531,19 @@ async def test_a_file_sqlite_cannot_put_in_wal_mode_is_refused_with_the_fix() ->
             "on a local filesystem")
     finally:
         await box.close()
+
+
+async def test_opening_logs_what_the_file_holds(
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = Outbox(path, max_events=2, max_bytes=1000)
+    await first.put_many([("t", b"k", b"a"), ("t", b"k", b"bb"), ("t", b"k", b"c")])
+    await first.close()
+    caplog.set_level(logging.INFO, logger="producers.outbox")
+    second = Outbox(path, max_events=2, max_bytes=1000)
+    try:
+        await second.stats()
+    finally:
+        await second.close()
+    assert [r.getMessage() for r in caplog.records if r.name == "producers.outbox"] == [
+        f"outbox.opened path={path} depth=2 bytes=5 dropped=1"]

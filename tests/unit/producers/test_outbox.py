@@ -547,3 +547,23 @@ async def test_opening_logs_what_the_file_holds(
         await second.close()
     assert [r.getMessage() for r in caplog.records if r.name == "producers.outbox"] == [
         f"outbox.opened path={path} depth=2 bytes=5 dropped=1"]
+
+
+async def test_the_outbox_waits_5_s_for_a_lock_before_failing(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recording_connect(database: Path, **kwargs: Any) -> sqlite3.Connection:
+        conn: sqlite3.Connection = connect(database, **kwargs, check_same_thread=False)
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", recording_connect)
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    try:
+        await box.put("t", b"k", b"v")
+        assert opened[0].execute("PRAGMA busy_timeout").fetchone() == (5000,)
+    finally:
+        await box.close()

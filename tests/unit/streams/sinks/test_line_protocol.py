@@ -320,3 +320,17 @@ def test_the_int64_nanosecond_range_ends_on_the_microseconds_inside_it() -> None
     for beyond in (last + timedelta(microseconds=1), first - timedelta(microseconds=1)):
         with pytest.raises(UnwritablePoint, match="beyond int64"):
             timestamp_ns(beyond)
+
+
+def test_the_reasons_for_field_keys_and_measurements_name_them() -> None:
+    for measurement, fields, reason in [
+        ("m", {"": 1}, "field key must not be empty"),
+        ("", {"f": 1}, "measurement must not be empty"),
+        ("m", {"a\tb": 1}, "field key 'a\\tb' contains control character U+0009, "
+                           "which line protocol cannot escape"),
+        ("a\tb", {"f": 1}, "measurement 'a\\tb' contains control character U+0009, "
+                           "which line protocol cannot escape"),
+    ]:
+        with pytest.raises(UnwritablePoint) as caught:
+            line(measurement, {}, fields, AT)
+        assert caught.value.reason == reason

@@ -12,7 +12,7 @@ from streams.domain.backup import STALENESS, State, from_micros
 from streams.projections.points import point_message
 from streams.projections.rows import Row, upsert
 from streams.sinks.line_protocol import line
-from streams.sinks.topic import Message
+from streams.sinks.message import Message
 
 JOBS = upsert("backup_jobs", (
     ("job_id", "text"), ("job_type", "text"), ("status", "text"), ("current_phase", "text"),

@@ -15,7 +15,7 @@ from schemas.node import NodeRates, NodeSnapshot
 from streams.projections.points import point_message
 from streams.projections.rows import Row, insert_new
 from streams.sinks.line_protocol import line
-from streams.sinks.topic import Message
+from streams.sinks.message import Message
 
 HISTORY = insert_new("telemetry_history", (
     ("node_id", "text"), ("timestamp", "timestamptz"), ("cpu_percent", "float8"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from streams.sinks.topic import Message
+from streams.sinks.message import Message
 
 SINK = "points"
 """The sink name under which projections hand their points to the runtime."""

@@ -15,7 +15,7 @@ from schemas.vm import MEMORY_FIELDS, VM_STATES
 from streams.domain.vm import DISK_PREFIX, NIC_PREFIX, VM_GROUP
 from streams.projections.points import point_message
 from streams.sinks.line_protocol import line
-from streams.sinks.topic import Message
+from streams.sinks.message import Message
 
 # Fields of the `vm` measurement besides the `vm` group's counters, rates and angles.
 _VM_FIELDS = ("vcpus", *MEMORY_FIELDS)

@@ -14,7 +14,7 @@ from streams.domain.worker import State, from_micros
 from streams.projections.points import point_message
 from streams.projections.rows import Row, update_from, upsert
 from streams.sinks.line_protocol import line
-from streams.sinks.topic import Message
+from streams.sinks.message import Message
 
 WORKERS = upsert("workers", (
     ("worker_id", "text"), ("cpu_usage", "float8"), ("memory_usage", "float8"),

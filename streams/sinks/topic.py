@@ -11,21 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 
 from streams.pipeline.sink import Sink, SinkRejected, SinkUnavailable, classified
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One record for the topic."""
-
-    key: bytes
-    value: bytes
 
 
 def classify(exc: BaseException) -> SinkUnavailable | SinkRejected | None:
@@ -37,7 +28,7 @@ def classify(exc: BaseException) -> SinkUnavailable | SinkRejected | None:
 
 
 class TopicSink(Sink):
-    """Sends `Message`s to a topic and returns once Kafka acknowledged every one."""
+    """Sends `streams.sinks.message.Message`s to a topic; returns once Kafka acknowledged all."""
 
     def __init__(self, topic: faust.TopicT, name: str) -> None:
         self.topic = topic

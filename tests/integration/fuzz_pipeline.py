@@ -39,8 +39,8 @@ from streams.pipeline.sink import Sink
 from streams.pipeline.stores import DictStore, NoState
 from streams.projections.points import SINK as POINTS
 from streams.sinks.influx import TsdbSink
+from streams.sinks.message import Message
 from streams.sinks.postgres import Database, PostgresSink
-from streams.sinks.topic import Message
 from tests.integration.helpers import create_database
 from tests.integration.influx1 import write_lines_strict
 

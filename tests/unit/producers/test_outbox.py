@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import tempfile
 import threading
@@ -17,7 +18,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from producers.outbox import Outbox, OutboxClosedError, RecordTooLargeError
+from producers.outbox import (
+    Outbox,
+    OutboxClosedError,
+    OutboxError,
+    OutboxStats,
+    RecordTooLargeError,
+    read_stats,
+)
 
 
 @pytest.fixture
@@ -311,5 +319,251 @@ async def test_the_outbox_never_runs_with_synchronous_off(
         assert len(opened) == 1
         (level,) = opened[0].execute("PRAGMA synchronous").fetchone()
         assert level in (1, 2), f"synchronous={level} (0 OFF, 1 NORMAL, 2 FULL)"
+    finally:
+        await box.close()
+
+
+# --- pinned by `make mutation` (docs/testing.md) ----------------------------------------------
+
+@pytest.mark.parametrize(("max_events", "max_bytes"), [(0, 1), (1, 0), (-1, 1)])
+def test_bounds_must_be_positive(max_events: int, max_bytes: int) -> None:
+    with pytest.raises(ValueError, match=f"max_events={max_events} max_bytes={max_bytes}"):
+        Outbox(Path("unused.sqlite3"), max_events=max_events, max_bytes=max_bytes)
+
+
+async def test_a_record_exactly_at_max_bytes_fits(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=10)
+    try:
+        await box.put("t", b"key", b"seven!!")  # 3 + 7 = 10 bytes: the bound, not beyond
+        stats = await box.stats()
+        assert (stats.depth, stats.bytes, stats.dropped) == (1, 10, 0)
+        with pytest.raises(RecordTooLargeError, match="topic 't' is 11 bytes"):
+            await box.put("t", b"key", b"eight!!!")
+    finally:
+        await box.close()
+
+
+async def test_an_empty_batch_or_delete_touches_nothing(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=100)
+    try:
+        await box.put_many([])
+        await box.delete([])
+        assert not await asyncio.to_thread(path.exists), "nothing to write: not even opened"
+    finally:
+        await box.close()
+
+
+async def test_a_delete_of_more_ids_than_one_statement_takes_removes_them_all(
+        path: Path) -> None:
+    box = Outbox(path, max_events=2000, max_bytes=1_000_000)
+    try:
+        await box.put_many([("t", b"", b"%d" % i) for i in range(1000, 2200)])
+        records = await box.peek(2000)
+        await box.delete(r.id for r in records[:1100])  # three chunks of at most 500
+        assert await values(box) == [b"%d" % i for i in range(2100, 2200)]
+        stats = await box.stats()
+        assert (stats.depth, stats.bytes, stats.dropped) == (100, 400, 0)  # 4 bytes each
+    finally:
+        await box.close()
+
+
+async def test_the_latest_delivery_error_is_kept_cut_and_survives_a_reopen(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    await box.record_error("broker down", 1000.5)
+    await box.record_error("x" * 2500, 2000.25)
+    stats = await box.stats()
+    assert (stats.last_error, stats.last_error_at) == ("x" * 2000, 2000.25)
+    await box.close()
+
+    reopened = Outbox(path, max_events=10, max_bytes=1000)
+    try:
+        stats = await reopened.stats()
+        assert (stats.last_error, stats.last_error_at) == ("x" * 2000, 2000.25)
+        assert (stats.depth, stats.bytes, stats.dropped, stats.oldest_enqueued_at) == (
+            0, 0, 0, None)
+    finally:
+        await reopened.close()
+
+
+async def test_read_stats_sees_what_the_running_producer_wrote(path: Path) -> None:
+    box = Outbox(path, max_events=2, max_bytes=1000)
+    try:
+        await box.put_many([("t", b"k", b"a"), ("t", b"k", b"bb"), ("t", b"k", b"ccc")])
+        await box.record_error("timeout", 1234.5)
+        oldest = (await box.peek(1))[0].enqueued_at
+        assert read_stats(path) == OutboxStats(depth=2, bytes=7, dropped=1,
+                                               oldest_enqueued_at=oldest,
+                                               last_error="timeout", last_error_at=1234.5)
+    finally:
+        await box.close()
+
+
+async def test_read_stats_of_an_empty_outbox(outbox: Outbox, path: Path) -> None:
+    await outbox.stats()  # opens (creates) the file
+    assert read_stats(path) == OutboxStats(depth=0, bytes=0, dropped=0, oldest_enqueued_at=None)
+
+
+def test_read_stats_of_a_file_from_before_the_meta_table(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT, "
+                     "key BLOB, value BLOB, size INTEGER, enqueued_at REAL)")
+        conn.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER)")
+        conn.execute("INSERT INTO counters VALUES ('dropped', 4)")
+        conn.execute("INSERT INTO outbox (topic, key, value, size, enqueued_at) "
+                     "VALUES ('t', x'6b', x'7676', 3, 99.5)")
+    conn.close()
+    assert read_stats(path) == OutboxStats(depth=1, bytes=3, dropped=4, oldest_enqueued_at=99.5)
+
+
+def test_read_stats_refuses_a_missing_or_foreign_file(tmp_path: Path) -> None:
+    with pytest.raises(OutboxError, match="no such outbox file"):
+        read_stats(tmp_path / "absent.sqlite3")
+    foreign = tmp_path / "foreign.sqlite3"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE other (x)")
+    conn.close()
+    with pytest.raises(OutboxError, match="not a readable outbox"):
+        read_stats(foreign)
+    garbage = tmp_path / "garbage.sqlite3"
+    garbage.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(OutboxError, match=str(garbage)):
+        read_stats(garbage)
+
+
+async def test_a_failed_put_rolls_back_and_leaves_the_outbox_as_it_was(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    try:
+        await box.put("t", b"k", b"kept")
+        with pytest.raises(sqlite3.IntegrityError):
+            await box.put_many([("t", b"k", b"new"), (None, b"k", b"v")])  # type: ignore[list-item]
+        assert await values(box) == [b"kept"]
+        await box.put("t", b"k", b"after")  # the transaction did not stay open
+        assert await values(box) == [b"kept", b"after"]
+    finally:
+        await box.close()
+
+
+async def test_bounds_of_one_are_valid(path: Path) -> None:
+    box = Outbox(path, max_events=1, max_bytes=1)
+    try:
+        await box.put("t", b"", b"a")
+        await box.put("t", b"", b"b")
+        assert await values(box) == [b"b"]
+    finally:
+        await box.close()
+
+
+async def test_the_outbox_thread_is_named_after_its_file(
+    outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names: list[str] = []
+    original = Outbox._put_rows
+
+    def spy(
+        self: Outbox, records: list[tuple[str, bytes, bytes]], conn: sqlite3.Connection
+    ) -> None:
+        names.append(threading.current_thread().name)
+        original(self, records, conn)
+
+    monkeypatch.setattr(Outbox, "_put_rows", spy)
+    await outbox.put("t", b"k", b"v")
+    [name] = names
+    assert name.startswith("outbox-test_")  # the file is test.sqlite3
+
+
+async def test_close_closes_the_file(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    await box.put("t", b"k", b"v")
+    wal = path.with_name(path.name + "-wal")
+    assert await asyncio.to_thread(wal.exists)
+    await box.close()
+    # SQLite checkpoints and removes the WAL file when its last connection closes.
+    assert not await asyncio.to_thread(wal.exists)
+
+
+def test_read_stats_of_a_file_without_a_dropped_counter_reads_0(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT, "
+                     "key BLOB, value BLOB, size INTEGER, enqueued_at REAL)")
+        conn.execute("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER)")
+    conn.close()
+    assert read_stats(path) == OutboxStats(depth=0, bytes=0, dropped=0, oldest_enqueued_at=None)
+
+
+async def test_one_byte_over_the_bound_drops_the_oldest(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=10)
+    try:
+        await box.put("t", b"k", b"1234")  # 5 bytes
+        await box.put("t", b"k", b"12345")  # 6 bytes: 11 in all, one over
+        assert await values(box) == [b"12345"]
+        stats = await box.stats()
+        assert (stats.depth, stats.bytes, stats.dropped) == (1, 6, 1)
+    finally:
+        await box.close()
+
+
+async def test_the_closed_error_names_the_file(path: Path) -> None:
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    await box.close()
+    with pytest.raises(OutboxClosedError, match=f"outbox {path} is closed"):
+        await box.peek(1)
+
+
+async def test_the_data_directory_is_created_with_its_parents(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "a" / "b" / "c.sqlite3", max_events=10, max_bytes=1000)
+    try:
+        await box.put("t", b"k", b"v")
+        assert await values(box) == [b"v"]
+    finally:
+        await box.close()
+
+
+async def test_a_file_sqlite_cannot_put_in_wal_mode_is_refused_with_the_fix() -> None:
+    # SQLite's in-memory database answers `journal_mode=WAL` with "memory".
+    box = Outbox(Path(":memory:"), max_events=10, max_bytes=1000)
+    try:
+        with pytest.raises(OutboxError) as caught:
+            await box.put("t", b"k", b"v")
+        assert str(caught.value) == (
+            ":memory:: SQLite refused WAL journal mode (got 'memory'); put the data directory "
+            "on a local filesystem")
+    finally:
+        await box.close()
+
+
+async def test_opening_logs_what_the_file_holds(
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = Outbox(path, max_events=2, max_bytes=1000)
+    await first.put_many([("t", b"k", b"a"), ("t", b"k", b"bb"), ("t", b"k", b"c")])
+    await first.close()
+    caplog.set_level(logging.INFO, logger="producers.outbox")
+    second = Outbox(path, max_events=2, max_bytes=1000)
+    try:
+        await second.stats()
+    finally:
+        await second.close()
+    assert [r.getMessage() for r in caplog.records if r.name == "producers.outbox"] == [
+        f"outbox.opened path={path} depth=2 bytes=5 dropped=1"]
+
+
+async def test_the_outbox_waits_5_s_for_a_lock_before_failing(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recording_connect(database: Path, **kwargs: Any) -> sqlite3.Connection:
+        conn: sqlite3.Connection = connect(database, **kwargs, check_same_thread=False)
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", recording_connect)
+    box = Outbox(path, max_events=10, max_bytes=1000)
+    try:
+        await box.put("t", b"k", b"v")
+        assert opened[0].execute("PRAGMA busy_timeout").fetchone() == (5000,)
     finally:
         await box.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -159,3 +159,82 @@ def test_posted_rates_are_kept_and_win_over_rates_from_the_counters() -> None:
     # The counters say 1 B/s (a packet count); the daemon's own figure is what counts.
     assert step.rates == NodeRates(1.5 * 2**20, 0.25 * 2**20)
     assert advance(None, first).rates == NodeRates(1.5 * 2**20, 0.25 * 2**20)
+
+
+WS_MESSAGE: dict[str, Any] = {  # a seed WebSocket message, written by hand
+    "timestamp": "2025-12-17T10:00:00Z", "node_id": "n1",
+    "metrics": {"cpu": {"cpu_usage_percent": 10.0}, "memory": {"memory_usage_percent": 20.0},
+                "system": {"uptime_seconds": 60, "boot_time": "2025-12-17T09:59:00Z"}},
+}
+
+
+def test_websocket_boot_time_is_kept() -> None:
+    snapshot = from_seed_ws(orjson.dumps(WS_MESSAGE), source="test")
+    assert snapshot.boot_time == datetime(2025, 12, 17, 9, 59, tzinfo=UTC)
+    assert snapshot.uptime_seconds == 60
+
+
+def test_websocket_message_after_latest_is_rejected() -> None:
+    at = datetime(2025, 12, 17, 10, 0, tzinfo=UTC)
+    with pytest.raises(InvalidEvent, match="future") as caught:
+        from_seed_ws(orjson.dumps(WS_MESSAGE), source="test", latest=at - timedelta(seconds=1))
+    # Named as the sender wrote it (the seed's `timestamp`), not as the snapshot's `ts`.
+    assert [error.field for error in caught.value.errors] == ["timestamp"]
+    assert from_seed_ws(orjson.dumps(WS_MESSAGE), source="test", latest=at).ts == at
+
+
+def test_seed_api_body_after_latest_is_rejected_by_its_timestamp_or_its_receipt() -> None:
+    at = datetime(2025, 12, 17, 10, 0, tzinfo=UTC)
+    with pytest.raises(InvalidEvent, match="future") as caught:
+        from_seed_api(orjson.dumps(SEED_BODY), received_at=RECEIVED, source="t",
+                      latest=at - timedelta(seconds=1))
+    assert [error.field for error in caught.value.errors] == ["timestamp"]
+    assert from_seed_api(orjson.dumps(SEED_BODY), received_at=RECEIVED, source="t",
+                         latest=at).ts == at
+    # Without a timestamp the receipt time is the event time, and it is checked too.
+    bare = orjson.dumps({"node_id": "n1", "cpu_percent": 1, "memory_percent": 2})
+    with pytest.raises(InvalidEvent, match="future"):
+        from_seed_api(bare, received_at=RECEIVED, source="t",
+                      latest=RECEIVED - timedelta(seconds=1))
+
+
+def test_two_nodes_reporting_the_same_second_are_two_events() -> None:
+    assert api(SEED_BODY).event_id != api({**SEED_BODY, "node_id": "192.168.100.28"}).event_id
+
+
+def test_seed_api_keeps_the_sent_bytes_counter() -> None:
+    assert api(SEED_BODY).network_tx_bytes == 1234567
+
+
+@pytest.mark.parametrize(("used_gb", "total_gb", "percent"), [
+    (25.0, 100.0, 25.0), (3.0, 2.0, 100.0), (0.0, 0.0, 0.0)])
+def test_a_disk_without_percent_gets_it_from_its_sizes_at_most_100(
+        used_gb: float, total_gb: float, percent: float) -> None:
+    body = {**SEED_BODY, "disk_used_gb": used_gb, "disk_total_gb": total_gb}
+    del body["disk_percent"]
+    (disk,) = api(body).disks
+    assert (disk.used_bytes, disk.total_bytes, disk.percent) == (
+        round(used_gb * GIB), round(total_gb * GIB), percent)
+
+
+def test_a_disk_size_without_the_other_names_the_missing_pair() -> None:
+    body = {k: v for k, v in SEED_BODY.items() if k not in {"disk_percent", "disk_total_gb"}}
+    with pytest.raises(InvalidEvent) as caught:
+        api(body)
+    assert [(e.field, e.message) for e in caught.value.errors] == [
+        ("disk_used_gb", "disk_used_gb and disk_total_gb are required with disk_percent")]
+
+
+def test_websocket_message_of_a_snapshot_without_figures_has_nulls() -> None:
+    bare = api({"node_id": "n1", "cpu_percent": 1, "memory_percent": 2})
+    metrics = to_seed_ws(bare, NO_RATES)["metrics"]
+    assert metrics["memory"] == {"memory_usage_percent": 2.0, "memory_used_gb": None,
+                                 "memory_total_gb": None}
+    assert metrics["network"]["bytes_recv_mb_per_sec"] is None
+    assert metrics["system"] == {"uptime_seconds": None, "boot_time": None}
+
+
+def test_websocket_message_carries_the_boot_time_in_rfc3339() -> None:
+    snapshot = from_seed_ws(orjson.dumps(WS_MESSAGE), source="test")
+    assert to_seed_ws(snapshot, NO_RATES)["metrics"]["system"] == {
+        "uptime_seconds": 60.0, "boot_time": "2025-12-17T09:59:00Z"}

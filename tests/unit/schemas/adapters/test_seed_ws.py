@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import orjson
+import pytest
 
 from schemas.adapters.node import GIB, MIB
 from schemas.adapters.seed_ws import metrics_message, seed_timestamp, welcome
@@ -74,3 +76,25 @@ def test_welcome_is_the_seed_daemons_connection_message() -> None:
     assert_welcome(message, "n1")
     assert message["interval"] == 60 and isinstance(message["interval"], int)
     assert roundtrip(welcome("n1", 0.5, AT))["interval"] == 0.5
+
+
+def test_the_cpu_loads_and_the_memory_total_are_the_snapshots_in_seed_units() -> None:
+    # Pinned by `make mutation`: 16 GiB total is 16.0 "GB" (GiB) in the seed's units.
+    metrics = roundtrip(metrics_message(snapshot(), NO_RATES))["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics["cpu"] == {"cpu_usage_percent": 45.0, "load_avg_1min": 2.5,
+                              "load_avg_5min": 2.1, "load_avg_15min": 1.8}
+    assert metrics["memory"] == {"memory_usage_percent": 67.8, "memory_used_gb": 8.0,
+                                 "memory_total_gb": 16.0}
+
+
+def test_the_seed_timestamp_is_utc_whatever_the_machines_time_zone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+05:30, no daylight saving
+    time.tzset()
+    try:
+        ahead = datetime(2025, 12, 17, 15, 30, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+        assert seed_timestamp(ahead) == "2025-12-17T10:00:00Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -51,3 +51,11 @@ def test_every_kind_has_a_severity_and_an_unknown_kind_is_a_warning() -> None:
              "worker.inactive": "warning", "node.silent": "warning", "disk.full": "warning"}
     for kind, severity in kinds.items():
         assert alertmanager.labels(kind, "s", "id")["severity"] == severity
+
+
+def test_both_records_carry_the_summary_annotation() -> None:
+    start = alertmanager.alert(raised())
+    end = alertmanager.alert(Alert.transition("backup.stalled", "job-7", "cleared", CLEARED_AT,
+                                              clears=raised().alert_id))
+    assert start is not None and end is not None
+    assert start["annotations"] == end["annotations"] == {"summary": "backup.stalled job-7"}

@@ -1,5 +1,6 @@
-"""Line protocol per the spec: each rule pinned by a unit test, and the whole compared with
-influxdb3-python's own `Point` on generated points.
+"""Line protocol per the spec: each rule pinned by a unit test, and generated points read back
+by a reader written from the spec's text. `test_line_protocol_point.py` compares with
+influxdb3-python's own `Point` (kept apart: `make mutation`'s venv has no influxdb3-python).
 
 Regression: tag values were escaped for `,= ` only, so a node id with a newline split the line
 and forged a second point, and a trailing backslash escaped the separator after it; timestamps
@@ -21,13 +22,12 @@ Where `Point` is lenient or lossy, the spec wins and the difference is asserted,
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from influxdb_client_3 import Point
 
 from streams.sinks.line_protocol import FieldValue, UnwritablePoint, line, timestamp_ns
 
@@ -206,7 +206,7 @@ def test_unwritable_point_is_a_value_error_with_a_reason() -> None:
     assert "tag 'k'" in caught.value.reason and "cannot escape" in caught.value.reason
 
 
-# --- generated points against influxdb3-python's Point ----------------------------------------
+# --- generated points, read back ------------------------------------------------------------
 
 _CONTROL = "".join(map(chr, [*range(0x20), 0x7F, *range(0x80, 0xA0)]))
 _names = st.text(st.characters(codec="utf-8", exclude_characters=_CONTROL), min_size=1,
@@ -247,48 +247,90 @@ def test_every_writable_point_reads_back_exactly(
                             _expected(fields), timestamp_ns(at))
 
 
-def _point_line(measurement: str, tags: dict[str, str], fields: dict[str, FieldValue | None],
-                at: datetime) -> str:
-    # influxdb3-python ships py.typed, but Point's methods are untyped.
-    point = Point(measurement)  # type: ignore[no-untyped-call]
-    for key, value in tags.items():
-        point.tag(key, value)  # type: ignore[no-untyped-call]
-    for key, field in fields.items():
-        point.field(key, field)  # type: ignore[no-untyped-call]
-    return str(point.time(at).to_line_protocol())  # type: ignore[no-untyped-call]
+# --- edges pinned by `make mutation` (docs/testing.md) -----------------------------------------
+
+def test_the_smallest_int64_is_writable() -> None:
+    assert line("m", {}, {"n": -(2**63)}, AT) == f"m n=-9223372036854775808i {AT_NS}"
 
 
-# Where Point follows the spec: no backslash in names (it does not escape them).
-_point_names = names.filter(lambda n: "\\" not in n)
+@pytest.mark.parametrize("char", ["\x1f", "\x9f"])
+def test_the_last_c0_and_c1_characters_are_control_characters(char: str) -> None:
+    with pytest.raises(UnwritablePoint, match=f"U\\+{ord(char):04X}"):
+        line("m", {"k": f"a{char}"}, {"f": 1}, AT)
 
 
-@settings(max_examples=400, deadline=None)
-@given(measurement=_point_names.filter(lambda n: not n.startswith("#")),
-       tags=st.dictionaries(_point_names, st.one_of(_point_names, st.just("")), max_size=4),
-       fields=st.dictionaries(_point_names, field_values, max_size=5), at=times)
-def test_points_match_influxdb3_pythons_point(
-        measurement: str, tags: dict[str, str], fields: dict[str, FieldValue | None],
-        at: datetime) -> None:
-    ours = line(measurement, tags, fields, at)
-    theirs = _point_line(measurement, tags, fields, at)
-    if ours is None:
-        assert theirs == ""
-        return
-    assert parse(ours) == parse(theirs)
-    # Point writes `1` for 1.0 (both floats in line protocol): only then may the texts differ.
-    if not any(isinstance(v, float) and v.is_integer() for v in fields.values()):
-        assert ours == theirs
+def test_the_characters_just_outside_the_control_ranges_are_written() -> None:
+    # U+0020 space (escaped in a tag), U+007E tilde, U+00A0 no-break space (plain text).
+    assert line("m", {"k": " ~\xa0"}, {"f": 1}, AT) == f"m,k=\\ ~\xa0 f=1i {AT_NS}"
 
 
-@pytest.mark.parametrize(("tags", "theirs"), [
-    ({"k": "a\nb"}, "m,k=a\\nb f=1i"),      # stored as backslash + n: the value changes
-    ({"k": "a\\"}, "m,k=a\\  f=1i"),        # the value gains an escaped space
-])
-def test_where_point_is_lossy_we_refuse_or_escape_exactly(
-        tags: dict[str, str], theirs: str) -> None:
-    assert _point_line("m", tags, {"f": 1}, AT) == f"{theirs} {AT_NS}"
-    try:
-        ours = line("m", tags, {"f": 1}, AT)
-    except UnwritablePoint:
-        return
-    assert ours is not None and parse(ours)[1] == tags
+def test_the_reasons_name_the_part_and_quote_at_most_64_characters() -> None:
+    long = "x" * 70
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {"k": long + "\n"}, {"f": 1}, AT)
+    assert caught.value.reason == (
+        f"tag 'k' {'x' * 64!r} contains control character U+000A, "
+        "which line protocol cannot escape")
+    with pytest.raises(UnwritablePoint) as caught:
+        line("#" + long, {}, {"f": 1}, AT)
+    assert caught.value.reason == (
+        f"measurement {'#' + 'x' * 63!r} would make the line a comment")
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {"": "v"}, {"f": 1}, AT)
+    assert caught.value.reason == "tag key must not be empty"
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {}, {"f": 2**64}, AT)
+    assert caught.value.reason == f"field 'f': integer {2**64} does not fit 64 bits"
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {}, {"f": math.inf}, AT)
+    assert caught.value.reason == "field 'f': inf is not a finite number"
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {}, {"f": "a\x00"}, AT)
+    assert caught.value.reason.startswith("field 'f' value 'a\\x00' contains control")
+    with pytest.raises(UnwritablePoint) as caught:
+        line("m", {}, {"f": [1]}, AT)  # type: ignore[dict-item]
+    assert caught.value.reason == "field 'f': a list is not a field value"
+
+
+class _Unknown(tzinfo):
+    """A time zone that does not know its offset (utcoffset() is None)."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+def test_a_timestamp_whose_zone_has_no_offset_is_unwritable() -> None:
+    with pytest.raises(UnwritablePoint, match="has no UTC offset"):
+        timestamp_ns(datetime(2025, 1, 1, tzinfo=_Unknown()))
+
+
+def test_the_int64_nanosecond_range_ends_on_the_microseconds_inside_it() -> None:
+    # int64 ns: -9223372036854775808 .. 9223372036854775807; the outermost whole microseconds.
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    last = epoch + timedelta(microseconds=9_223_372_036_854_775)  # 2262-04-11T23:47:16.854775Z
+    first = epoch - timedelta(microseconds=9_223_372_036_854_775)  # 1677-09-21T00:12:43.145225Z
+    assert timestamp_ns(last) == 9_223_372_036_854_775_000
+    assert timestamp_ns(first) == -9_223_372_036_854_775_000
+    for beyond in (last + timedelta(microseconds=1), first - timedelta(microseconds=1)):
+        with pytest.raises(UnwritablePoint, match="beyond int64"):
+            timestamp_ns(beyond)
+
+
+def test_the_reasons_for_field_keys_and_measurements_name_them() -> None:
+    for measurement, fields, reason in [
+        ("m", {"": 1}, "field key must not be empty"),
+        ("", {"f": 1}, "measurement must not be empty"),
+        ("m", {"a\tb": 1}, "field key 'a\\tb' contains control character U+0009, "
+                           "which line protocol cannot escape"),
+        ("a\tb", {"f": 1}, "measurement 'a\\tb' contains control character U+0009, "
+                           "which line protocol cannot escape"),
+    ]:
+        with pytest.raises(UnwritablePoint) as caught:
+            line(measurement, {}, fields, AT)
+        assert caught.value.reason == reason

@@ -64,6 +64,24 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT, at REAL)",
 )
 _LAST_ERROR = "last_delivery_error"
+
+# The statements, named once (some run in two places). SQLite reads keywords, names and pragma
+# values in any case, so a statement's text is only checked by running it: every one of them runs
+# against real SQLite files in tests/unit/producers/test_outbox.py.
+_WAL = "PRAGMA journal_mode=WAL"
+_SYNCHRONOUS_NORMAL = "PRAGMA synchronous=NORMAL"
+_BUSY_TIMEOUT = "PRAGMA busy_timeout=5000"
+_DEPTH_AND_BYTES = "SELECT count(*), coalesce(sum(size), 0) FROM outbox"
+_DROPPED = "SELECT value FROM counters WHERE name = 'dropped'"
+_INSERT = "INSERT INTO outbox (topic, key, value, size, enqueued_at) VALUES (?, ?, ?, ?, ?)"
+_COUNT_DROPPED = "UPDATE counters SET value = value + ? WHERE name = 'dropped'"
+_SET_META = "INSERT OR REPLACE INTO meta (name, value, at) VALUES (?, ?, ?)"
+_PEEK = "SELECT id, topic, key, value, enqueued_at FROM outbox ORDER BY id LIMIT ?"
+_OLDEST = "SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1"
+_HAS_META = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+_GET_META = "SELECT value, at FROM meta WHERE name = ?"
+_IDS_AND_SIZES = "SELECT id, size FROM outbox ORDER BY id"
+_DELETE_UP_TO = "DELETE FROM outbox WHERE id <= ?"
 MAX_ERROR_CHARS = 2000
 """A stored delivery error is cut to this length (broker messages can be long)."""
 
@@ -202,24 +220,20 @@ class Outbox:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below), never implicit.
         conn = sqlite3.connect(self.path, isolation_level=None)
         try:
-            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            (mode,) = conn.execute(_WAL).fetchone()
             if mode != "wal":
                 raise OutboxError(
                     f"{self.path}: SQLite refused WAL journal mode (got {mode!r}); put the "
                     "data directory on a local filesystem"
                 )
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(_SYNCHRONOUS_NORMAL)
             # Two processes sharing one file is a misconfiguration, but waiting a little beats
             # failing a put on the first lock conflict.
-            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute(_BUSY_TIMEOUT)
             for statement in _SCHEMA:
                 conn.execute(statement)
-            self._depth, self._bytes = conn.execute(
-                "SELECT count(*), coalesce(sum(size), 0) FROM outbox"
-            ).fetchone()
-            (self._dropped,) = conn.execute(
-                "SELECT value FROM counters WHERE name = 'dropped'"
-            ).fetchone()
+            self._depth, self._bytes = conn.execute(_DEPTH_AND_BYTES).fetchone()
+            (self._dropped,) = conn.execute(_DROPPED).fetchone()
             self._last_error = _last_error(conn)
             self._publish_stats(conn)
         except BaseException:
@@ -244,18 +258,12 @@ class Outbox:
         depth = self._depth + len(rows)
         size = self._bytes + sum(row[3] for row in rows)
         with _transaction(conn):
-            conn.executemany(
-                "INSERT INTO outbox (topic, key, value, size, enqueued_at) VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            conn.executemany(_INSERT, rows)
             dropped_rows, dropped_bytes = _drop_oldest(
                 conn, depth - self.max_events, size - self.max_bytes
             )
             if dropped_rows:
-                conn.execute(
-                    "UPDATE counters SET value = value + ? WHERE name = 'dropped'",
-                    (dropped_rows,),
-                )
+                conn.execute(_COUNT_DROPPED, (dropped_rows,))
         self._depth = depth - dropped_rows
         self._bytes = size - dropped_bytes
         self._dropped += dropped_rows
@@ -263,17 +271,12 @@ class Outbox:
 
     def _record_error(self, error: str, at: float, conn: sqlite3.Connection) -> None:
         with _transaction(conn):
-            conn.execute(
-                "INSERT OR REPLACE INTO meta (name, value, at) VALUES (?, ?, ?)",
-                (_LAST_ERROR, error, at),
-            )
+            conn.execute(_SET_META, (_LAST_ERROR, error, at))
         self._last_error = (error, at)
         self._publish_stats(conn)
 
     def _peek(self, limit: int, conn: sqlite3.Connection) -> list[OutboxRecord]:
-        rows = conn.execute(
-            "SELECT id, topic, key, value, enqueued_at FROM outbox ORDER BY id LIMIT ?", (limit,)
-        ).fetchall()
+        rows = conn.execute(_PEEK, (limit,)).fetchall()
         return [OutboxRecord(*row) for row in rows]
 
     def _delete(self, ids: list[int], conn: sqlite3.Connection) -> None:
@@ -293,7 +296,7 @@ class Outbox:
         self._publish_stats(conn)
 
     def _publish_stats(self, conn: sqlite3.Connection) -> None:
-        oldest = conn.execute("SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1").fetchone()
+        oldest = conn.execute(_OLDEST).fetchone()
         error, error_at = self._last_error or (None, None)
         self._stats = OutboxStats(
             depth=self._depth,
@@ -325,11 +328,9 @@ def read_stats(path: Path, timeout: float = 2.0) -> OutboxStats:
     try:
         # One read transaction: every figure comes from the same snapshot.
         conn.execute("BEGIN")
-        depth, size = conn.execute(
-            "SELECT count(*), coalesce(sum(size), 0) FROM outbox"
-        ).fetchone()
-        oldest = conn.execute("SELECT enqueued_at FROM outbox ORDER BY id LIMIT 1").fetchone()
-        dropped = conn.execute("SELECT value FROM counters WHERE name = 'dropped'").fetchone()
+        depth, size = conn.execute(_DEPTH_AND_BYTES).fetchone()
+        oldest = conn.execute(_OLDEST).fetchone()
+        dropped = conn.execute(_DROPPED).fetchone()
         error, error_at = _last_error(conn) or (None, None)
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
@@ -344,12 +345,10 @@ def read_stats(path: Path, timeout: float = 2.0) -> OutboxStats:
 
 
 def _last_error(conn: sqlite3.Connection) -> tuple[str, float] | None:
-    has_meta = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-    ).fetchone()
+    has_meta = conn.execute(_HAS_META).fetchone()
     if not has_meta:
         return None
-    row = conn.execute("SELECT value, at FROM meta WHERE name = ?", (_LAST_ERROR,)).fetchone()
+    row = conn.execute(_GET_META, (_LAST_ERROR,)).fetchone()
     return (row[0], row[1]) if row else None
 
 
@@ -374,7 +373,7 @@ def _drop_oldest(
     rows = 0
     freed = 0
     last_id = 0
-    cursor = conn.execute("SELECT id, size FROM outbox ORDER BY id")
+    cursor = conn.execute(_IDS_AND_SIZES)
     try:
         for row_id, size in cursor:
             rows += 1
@@ -384,5 +383,5 @@ def _drop_oldest(
                 break
     finally:
         cursor.close()
-    conn.execute("DELETE FROM outbox WHERE id <= ?", (last_id,))
+    conn.execute(_DELETE_UP_TO, (last_id,))
     return rows, freed

@@ -25,6 +25,7 @@ faust_tuning.patch_fetch_max_wait(settings.fetch_max_wait_ms)
 faust_tuning.patch_quiet_root_logger()
 faust_tuning.patch_declared_topic_metadata()
 faust_tuning.patch_seek_uncommitted_partitions()
+faust_tuning.patch_commit_only_from_the_committed_head()
 
 
 app = faust.App(

@@ -19,6 +19,7 @@ import pytest
 import uvloop
 from aiokafka import AIOKafkaConsumer
 from aiokafka.client import AIOKafkaClient
+from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
 from faust.worker import Worker
 
@@ -33,6 +34,9 @@ def unpatched() -> Iterator[None]:
     setup_root_logger = Worker.on_setup_root_logger
     create_topic = Producer.create_topic
     seek_to_committed = AIOKafkaConsumerThread.seek_to_committed
+    new_offset = Consumer._new_offset
+    Consumer._new_offset = getattr(  # type: ignore[method-assign]
+        new_offset, "__wrapped__", new_offset)
     AIOKafkaConsumerThread._create_worker_consumer = getattr(  # type: ignore[method-assign]
         create_consumer, "__wrapped__", create_consumer)
     Worker.on_setup_root_logger = getattr(  # type: ignore[method-assign]
@@ -46,6 +50,7 @@ def unpatched() -> Iterator[None]:
     Worker.on_setup_root_logger = setup_root_logger  # type: ignore[method-assign]
     Producer.create_topic = create_topic  # type: ignore[method-assign]
     AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+    Consumer._new_offset = new_offset  # type: ignore[method-assign]
 
 
 def _upstream_create_worker_consumer() -> object:
@@ -241,3 +246,55 @@ def test_seek_patch_replaces_the_thread_method_once() -> None:
     faust_tuning.patch_seek_uncommitted_partitions()  # again: replaces, does not stack wrappers
     patched: Any = AIOKafkaConsumerThread.seek_to_committed
     assert patched is not upstream and patched.__wrapped__ is upstream
+
+
+def test_faust_still_commits_over_a_single_record_missing_at_the_head() -> None:
+    method = Consumer._new_offset
+    upstream: Any = getattr(method, "__wrapped__", method)
+    source = inspect.getsource(upstream)
+    assert "if min(acked) - committed_offset > 1:" in source, (
+        "faust changed its head-gap guard (faust-streaming #606): re-check "
+        "patch_commit_only_from_the_committed_head")
+    assert "candidates = gap_for_tp.overlap(0, max_offset)" in source
+
+
+def _offsets(committed: int | None, acked: list[int],
+             gaps: tuple[tuple[int, int], ...] = ()) -> Any:
+    """The attributes `Consumer._new_offset` reads, for one partition."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from intervaltree import IntervalTree
+
+    tp = ("t", 0)
+    tree = IntervalTree()
+    for begin, end in gaps:
+        tree.addi(begin, end)
+    return tp, SimpleNamespace(_acked={tp: list(acked)}, _committed_offset={tp: committed},
+                               _gap=defaultdict(IntervalTree, {tp: tree}),
+                               _acked_index=defaultdict(set, {tp: set(acked)}))
+
+
+@pytest.mark.usefixtures("unpatched")
+def test_the_commit_waits_for_the_record_at_the_committed_offset() -> None:
+    upstream = Consumer._new_offset
+    tp, consumer = _offsets(2585, [2586, 2587, 2588, 2589])
+    assert upstream(consumer, tp) == 2590  # type: ignore[arg-type]  # #606: 2585 is lost
+    faust_tuning.patch_commit_only_from_the_committed_head()
+    faust_tuning.patch_commit_only_from_the_committed_head()  # again: replaces the wrapper
+    patched: Any = Consumer._new_offset
+    assert patched.__wrapped__ is upstream
+    tp, consumer = _offsets(2585, [2586, 2587, 2588, 2589])
+    assert patched(consumer, tp) is None
+    # Records Faust filled in as a gap (not delivered) do not make the head look done either.
+    tp, consumer = _offsets(100, [105, 106], gaps=((101, 106),))
+    assert patched(consumer, tp) is None
+    # Acked from the head on: committed as before, up to the first hole.
+    tp, consumer = _offsets(2585, [2585, 2586, 2588])
+    assert patched(consumer, tp) == 2587
+    # A gap that starts at the head counts as Faust counts it.
+    tp, consumer = _offsets(100, [103, 104], gaps=((100, 103),))
+    assert patched(consumer, tp) == 105
+    # No committed offset yet: Faust's own rule.
+    tp, consumer = _offsets(None, [7, 8])
+    assert patched(consumer, tp) == 9

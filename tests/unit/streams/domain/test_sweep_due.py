@@ -42,6 +42,13 @@ def test_a_fractional_threshold_is_rounded_down_never_up() -> None:
     assert sweep(job, last + 2_500_001, 2.5000005, 6) is not None
 
 
+def test_a_pending_job_never_goes_stale() -> None:
+    job = apply_events(None, [report(1, [0], status="pending")])
+    assert job is not None and job["ended_seq"] is None
+    assert next_staleness_us(job, 3, 6) is None
+    assert sweep(job, job["last_telemetry_us"] + 3600 * US, 3, 6) is None
+
+
 def test_an_ended_job_never_goes_stale() -> None:
     job = apply_events(None, [report(1, [10]), report(2, [10], status="completed")])
     assert job is not None

@@ -202,3 +202,39 @@ def test_combining_a_panes_samples_at_once_is_merging_them_one_by_one(
     for job in jobs[1:]:
         merged = rollups.JOB.merge(merged, job)
     assert rollups.JOB.combine(jobs) == merged
+
+
+def test_every_late_event_of_a_batch_is_counted() -> None:
+    # Watermark at +1000 s: panes ending at or before +460 s (1000 - 540) are gone.
+    change = w.update(us(1000), 3, [report(0, 10), report(30, 20), report(990, 30)],
+                      rollups.JOB)
+    assert (change.late, change.late_dropped) == (2, 5)
+    assert list(change.panes) == [T0 + 960]
+
+
+def test_a_pane_ending_exactly_at_the_keep_bound_is_late_and_the_next_one_is_not() -> None:
+    # Watermark +600 s, panes kept 540 s: the pane [0, 60) ends exactly at the bound.
+    change = w.update(us(600), 0, [report(59, 1), report(60, 2)], rollups.JOB)
+    assert change.late == 1
+    assert list(change.panes) == [T0 + 60]
+
+
+def test_a_window_ending_exactly_at_the_expiry_is_no_longer_held() -> None:
+    assert not w.held(T0 + 100, us(400))  # ends 300 s (the expiry) before the watermark
+    assert w.held(T0 + 101, us(400))
+
+
+def test_no_watermark_means_nothing_held_and_nothing_late_yet() -> None:
+    assert list(w.held_panes(None)) == []
+    assert w.watermark_of(None) is None
+    assert w.late_dropped_of(None) == 0
+
+
+def test_windows_older_than_the_expiry_are_skipped_and_the_held_ones_still_shown() -> None:
+    # Panes at +0 and +300 s, watermark +600 s: hopping windows ending at or before +300 s
+    # are expired; the five starting +60..+300 s hold the +300 pane only.
+    panes = {T0: rollups.job_sample(5), T0 + 300: rollups.job_sample(7)}
+    found = w.windows(w.HOPPING_5M, panes, us(600), rollups.JOB.merge)
+    assert [(start - T0, end - T0) for start, end, _ in found] == [
+        (60, 360), (120, 420), (180, 480), (240, 540), (300, 600)]
+    assert all(agg == rollups.job_sample(7) for _, _, agg in found)

@@ -78,6 +78,18 @@ def test_a_fresh_heartbeat_clears_once_at_its_own_time() -> None:
     assert more is not None and more[1] == []
 
 
+def test_the_clearing_alert_names_the_inactive_alert_it_ends() -> None:
+    state, _ = apply_heartbeats(None, [beat(0)], at(1), THRESHOLD) or ({}, [])
+    swept = sweep(state, at(45), THRESHOLD)
+    assert swept is not None
+    inactive, raised = swept
+    result = apply_heartbeats(inactive, [beat(50)], at(52), THRESHOLD)
+    assert result is not None
+    [cleared] = result[1]
+    assert (raised.state, raised.at) == ("raised", T0 + timedelta(seconds=THRESHOLD))
+    assert cleared.clears == raised.alert_id
+
+
 def test_a_late_backlog_of_old_heartbeats_does_not_reactivate() -> None:
     state, _ = apply_heartbeats(None, [beat(0)], at(1), THRESHOLD) or ({}, [])
     inactive, _ = sweep(state, at(45), THRESHOLD) or ({}, None)

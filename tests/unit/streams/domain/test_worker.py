@@ -90,6 +90,16 @@ def test_the_clearing_alert_names_the_inactive_alert_it_ends() -> None:
     assert cleared.clears == raised.alert_id
 
 
+def test_a_heartbeat_sent_again_changes_nothing_whatever_its_id() -> None:
+    # Ids that sort above and below any placeholder text the state could hold instead.
+    for event_id in ("ffffffff-0000-4000-8000-000000000000",
+                     "00000000-0000-4000-8000-000000000000"):
+        once = beat(0).model_copy(update={"event_id": uuid.UUID(event_id)})
+        state, _ = apply_heartbeats(None, [once], at(1), THRESHOLD) or ({}, [])
+        assert state["event_id"] == event_id
+        assert apply_heartbeats(state, [once], at(2), THRESHOLD) is None
+
+
 def test_a_late_backlog_of_old_heartbeats_does_not_reactivate() -> None:
     state, _ = apply_heartbeats(None, [beat(0)], at(1), THRESHOLD) or ({}, [])
     inactive, _ = sweep(state, at(45), THRESHOLD) or ({}, None)

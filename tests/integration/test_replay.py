@@ -28,8 +28,11 @@ TABLES = {"backup_jobs": "job_id", "backup_disks": "job_id, disk_index",
           "telemetry_history": "node_id, timestamp", "workers": "worker_id",
           "alerts": "alert_id"}
 MEASUREMENTS = ("backup_job_", "node_", "worker_")
-# A worker falls silent during the test: its inactivity alert is one of the projections.
-SETTINGS = {"FLEETSTREAM_WORKER_INACTIVE_SECONDS": "2", "FLEETSTREAM_SWEEP_INTERVAL_SECONDS": "0.5"}
+# A worker falls silent during the test: its inactivity alert is one of the projections. The
+# jobs report 2025 event times, so a sweep between two of a job's reports would find it stale (a
+# year of silence) and clear it at the next: staleness is out of this test's reach.
+SETTINGS = {"FLEETSTREAM_WORKER_INACTIVE_SECONDS": "2", "FLEETSTREAM_SWEEP_INTERVAL_SECONDS": "0.5",
+            "FLEETSTREAM_STALE_AFTER_SECONDS": "1e9", "FLEETSTREAM_STALLED_AFTER_SECONDS": "2e9"}
 
 Series = dict[frozenset[tuple[str, str]], list[tuple[int, float]]]
 

@@ -296,14 +296,10 @@ OutboxModel.TestCase.settings = settings(
 test_outbox_model = OutboxModel.TestCase
 
 
-async def test_the_outbox_never_runs_with_synchronous_off(
-    path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`synchronous` is per connection (not in the file), so the outbox's own one is asked.
-
-    OFF lets a power cut corrupt the file; NORMAL (documented) or FULL keep every commit that
-    a crash of the process could lose.
-    """
+@pytest.fixture
+async def connected(path: Path, monkeypatch: pytest.MonkeyPatch
+                    ) -> AsyncIterator[list[sqlite3.Connection]]:
+    """The connections an outbox opened for its first put (its settings are per connection)."""
     opened: list[sqlite3.Connection] = []
     connect = sqlite3.connect
 
@@ -316,11 +312,22 @@ async def test_the_outbox_never_runs_with_synchronous_off(
     box = Outbox(path, max_events=10, max_bytes=1000)
     try:
         await box.put("t", b"k", b"v")
-        assert len(opened) == 1
-        (level,) = opened[0].execute("PRAGMA synchronous").fetchone()
-        assert level in (1, 2), f"synchronous={level} (0 OFF, 1 NORMAL, 2 FULL)"
+        yield opened
     finally:
         await box.close()
+
+
+async def test_the_outbox_never_runs_with_synchronous_off(
+    connected: list[sqlite3.Connection],
+) -> None:
+    """`synchronous` is per connection (not in the file), so the outbox's own one is asked.
+
+    OFF lets a power cut corrupt the file; NORMAL (documented) or FULL keep every commit that
+    a crash of the process could lose.
+    """
+    assert len(connected) == 1
+    (level,) = connected[0].execute("PRAGMA synchronous").fetchone()
+    assert level in (1, 2), f"synchronous={level} (0 OFF, 1 NORMAL, 2 FULL)"
 
 
 # --- pinned by `make mutation` (docs/testing.md) ----------------------------------------------
@@ -550,20 +557,6 @@ async def test_opening_logs_what_the_file_holds(
 
 
 async def test_the_outbox_waits_5_s_for_a_lock_before_failing(
-    path: Path, monkeypatch: pytest.MonkeyPatch
+    connected: list[sqlite3.Connection],
 ) -> None:
-    opened: list[sqlite3.Connection] = []
-    connect = sqlite3.connect
-
-    def recording_connect(database: Path, **kwargs: Any) -> sqlite3.Connection:
-        conn: sqlite3.Connection = connect(database, **kwargs, check_same_thread=False)
-        opened.append(conn)
-        return conn
-
-    monkeypatch.setattr(sqlite3, "connect", recording_connect)
-    box = Outbox(path, max_events=10, max_bytes=1000)
-    try:
-        await box.put("t", b"k", b"v")
-        assert opened[0].execute("PRAGMA busy_timeout").fetchone() == (5000,)
-    finally:
-        await box.close()
+    assert connected[0].execute("PRAGMA busy_timeout").fetchone() == (5000,)

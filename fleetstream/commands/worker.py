@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common import kafka
+from common import gc_policy, kafka
 from common.settings import WORKER as PROCESS
 from fleetstream.commands import load_settings
 from streams import startup
@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from streams.app import app
 
+    # The app, its agents and every module are built: freeze them, and collect rarely.
+    gc_policy.tune_for_throughput()
     Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)
     # Faust's own command line reads sys.argv; hand it the worker command with our settings.
     sys.argv = ["fleetstream-worker", "worker", "--loglevel", settings.log_level]

@@ -19,6 +19,7 @@ from streams.pipeline.health import health
 from streams.pipeline.runtime import Pipeline, Store
 from streams.pipeline.sink import Sink
 from streams.projections.points import SINK as POINTS
+from streams.projections.points import coalesce
 from streams.sinks.postgres import Database, PostgresSink
 from streams.sinks.topic import TopicSink
 
@@ -38,7 +39,7 @@ def postgres() -> PostgresSink:
 
 @functools.cache
 def points() -> TopicSink:
-    return TopicSink(topics.points, POINTS)
+    return TopicSink(topics.points, POINTS, coalesce)
 
 
 def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sink], *,

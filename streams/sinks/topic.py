@@ -10,13 +10,14 @@ the broker takes is rejected, every other Kafka error is the broker being unavai
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 
 from streams.pipeline.sink import Sink, SinkRejected, SinkUnavailable, classified
+from streams.sinks.message import Message
 
 
 def classify(exc: BaseException) -> SinkUnavailable | SinkRejected | None:
@@ -27,15 +28,20 @@ def classify(exc: BaseException) -> SinkUnavailable | SinkRejected | None:
     return None
 
 
-class TopicSink(Sink):
-    """Sends `streams.sinks.message.Message`s to a topic; returns once Kafka acknowledged all."""
+Combine = Callable[[Sequence[Message]], Sequence[Message]]
 
-    def __init__(self, topic: faust.TopicT, name: str) -> None:
+
+class TopicSink(Sink):
+    """Sends `streams.sinks.message.Message`s to a topic, `combine`d into the records written
+    (as they are, by default); returns once Kafka acknowledged all."""
+
+    def __init__(self, topic: faust.TopicT, name: str, combine: Combine = list) -> None:
         self.topic = topic
         self.name = name
+        self.combine = combine
 
     async def write(self, records: Sequence[Any]) -> None:
         with classified(classify):
             pending = [await self.topic.send(key=message.key, value=message.value)
-                       for message in records]
+                       for message in self.combine(records)]
             await asyncio.gather(*pending)

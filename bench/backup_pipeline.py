@@ -13,6 +13,7 @@ and prints both, their ratio, the worker's peak RSS and (with --profile) the top
 of the worker process.
 
     python bench/backup_pipeline.py [--jobs 1000] [--disks 4] [--updates 50] [--profile]
+        [--workers 2 --partitions 8]
 """
 
 from __future__ import annotations
@@ -174,28 +175,37 @@ async def count_jobs(url: str, where: str = "true", table: str = "backup_jobs") 
 
 
 async def run_worker(args: argparse.Namespace, env: dict[str, str], tmp: Path,
-                     profile_path: Path, db_url: str) -> tuple[float, float, float]:
-    """Run a worker until every job is final: (first row time, final time, peak RSS MiB)."""
+                     profile_path: Path, db_url: str, workers: int = 1
+                     ) -> tuple[float, float, float]:
+    """Run `workers` workers of one group until every job is final: (first row time, final
+    time, peak RSS MiB of the largest). Each worker has a web port and data dir of its own."""
     command = [sys.executable, "-m", "fleetstream.cli", "worker"]
     if args.profile:
         command = [sys.executable, "-m", "cProfile", "-o", str(profile_path), *command[1:]]
     started = time.perf_counter()
-    with (tmp / "worker.log").open("wb") as log:
-        worker = await asyncio.create_subprocess_exec(*command, env=env, cwd=REPO, stdout=log,
-                                                      stderr=asyncio.subprocess.STDOUT)
+    processes = []
+    for n in range(workers):
+        own = {**env, "FLEETSTREAM_WEB_PORT": str(int(env["FLEETSTREAM_WEB_PORT"]) + n),
+               "FLEETSTREAM_DATA_DIR": f"{env['FLEETSTREAM_DATA_DIR']}/{n}"}
+        with (tmp / f"worker-{n}.log").open("wb") as log:
+            processes.append(await asyncio.create_subprocess_exec(
+                *command, env=own, cwd=REPO, stdout=log, stderr=asyncio.subprocess.STDOUT))
     try:
         first_row = None
         while await count_jobs(db_url, "status = 'completed'") < args.jobs:
-            if worker.returncode is not None:
-                raise SystemExit(f"worker exited with {worker.returncode}; see {tmp}/worker.log")
+            for worker in processes:
+                if worker.returncode is not None:
+                    raise SystemExit(f"worker exited with {worker.returncode}; see {tmp}")
             if first_row is None and await count_jobs(db_url):
                 first_row = time.perf_counter()
             await asyncio.sleep(0.2)
         finished = time.perf_counter()
-        rss = peak_rss_mib(worker.pid)
+        rss = max(peak_rss_mib(worker.pid) for worker in processes)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(worker.wait(), 60)
+        for worker in processes:
+            worker.send_signal(signal.SIGTERM)
+        for worker in processes:
+            await asyncio.wait_for(worker.wait(), 60)
     return first_row or started, finished, rss
 
 
@@ -233,10 +243,11 @@ async def run(args: argparse.Namespace) -> None:
     env = worker_env(stack, prefix, run_id, db_url, tmp, args.partitions, args.web_port)
     profile_path = tmp / "worker.prof"
     proc_started = time.perf_counter()
-    first_row, finished, rss = await run_worker(args, env, tmp, profile_path, db_url)
+    first_row, finished, rss = await run_worker(args, env, tmp, profile_path, db_url,
+                                                args.workers)
     end_to_end = total / (finished - first_row)
-    print(f"pipeline worker, first row -> all final: {end_to_end:10.0f} events/s "
-          f"({finished - first_row:.1f}s)")
+    print(f"pipeline, {args.workers} worker(s), first row -> all final: {end_to_end:10.0f} "
+          f"events/s ({finished - first_row:.1f}s)")
     print(f"pipeline incl. worker start:      {total / (finished - proc_started):10.0f} events/s")
     print(f"ratio pipeline / ceiling:         {end_to_end / raw:10.2f}")
     print(f"ratio pipeline / faust no-op:     {end_to_end / floor:10.2f}")
@@ -255,6 +266,8 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=50)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--web-port", type=int, default=6199)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes in the group (one per core; use 8 partitions)")
     parser.add_argument("--profile", action="store_true",
                         help="run the worker under cProfile and print where its time goes")
     asyncio.run(run(parser.parse_args()))

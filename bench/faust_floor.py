@@ -5,11 +5,15 @@ consumer, but Faust's own per-message dispatch (conductor -> channel queue -> st
 more than decoding; this no-op agent measures that floor configured exactly as the worker is
 (`streams.faust_tuning`: uvloop, the shims, the tuned `faust.App` keyword arguments).
 `--without CHOICE` drops one choice (what `bench/faust_tuning.py` measures each choice's effect
-with); `--untuned` drops them all (Faust as it comes). Run as a subprocess; prints
+with); `--untuned` drops them all (Faust as it comes). `--changelogs N` makes the agent do the
+Kafka writes the worker's job cannot do without and nothing else: for each key of a batch, N
+table writes (the worker writes two: the job's state and its rollup pane), each a changelog
+record of the event's size. Run as a subprocess; prints
 `floor_events_per_second=N floor_cpu_us_per_event=M` (Faust routes it through its log) and
 exits.
 
     python bench/faust_floor.py TOPIC EVENTS PARTITIONS [--untuned] [--without CHOICE]...
+        [--changelogs N]
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ import time
 import uuid
 from typing import Any
 
+from common import gc_policy
 from common.settings import WORKER, Settings
 from streams import faust_tuning
 
 CHOICES = ("uvloop", "fetch_wait", "quiet_root_logger", "consumer_max_fetch_size",
-           "cython_optimizations")
+           "cython_optimizations", "gc_policy")
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("topic")
@@ -37,6 +42,8 @@ parser.add_argument("--without", action="append", default=[], choices=CHOICES,
                     help="drop one tuning choice (repeatable)")
 parser.add_argument("--set", action="append", default=[], metavar="KEY=INT",
                     help="override one faust.App keyword argument (integer value)")
+parser.add_argument("--changelogs", type=int, default=0, metavar="N",
+                    help="table writes per key of each batch (the worker's job: 2)")
 args = parser.parse_args()
 dropped = set(CHOICES) if args.untuned else set(args.without)
 settings = Settings.load(process=WORKER)
@@ -66,6 +73,20 @@ app = faust.App(f"floor-{uuid.uuid4().hex[:8]}",
                 topic_partitions=args.partitions, **tuning)
 topic = app.topic(TOPIC, key_type=bytes, value_type=bytes, key_serializer="raw",
                   value_serializer="raw")
+tables = [app.Table(f"floor-{n}", default=None, partitions=args.partitions, key_type=bytes,
+                    value_type=bytes) for n in range(args.changelogs)]
+for table in tables:
+    table.key_serializer = table.value_serializer = "raw"
+    table.changelog_topic = table._new_changelog_topic()
+
+
+def write_changelogs(batch: Any) -> None:
+    """For each key of the batch, its latest event into every table (as `KeyedState.put`)."""
+    latest = {event.message.key: event.message for event in batch}
+    for key, message in latest.items():
+        for table in tables:
+            table.data[key] = message.value
+            table.send_changelog(message.partition, key, message.value)
 
 
 @app.agent(topic)
@@ -76,6 +97,8 @@ async def count(stream: Any) -> None:
         if not seen:
             started, cpu_started = time.perf_counter(), time.process_time()
         seen += len(batch)
+        if tables:
+            write_changelogs(batch)
         if seen >= TOTAL:
             # CPU of the whole process (the consumer thread included), per event.
             cpu_us = 1e6 * (time.process_time() - cpu_started) / seen
@@ -89,4 +112,6 @@ if __name__ == "__main__":
     # Faust's worker command defaults to --with-web, which overrides web_enabled=False and binds
     # port 6066 (colliding with a real worker on this machine).
     sys.argv = [sys.argv[0], "worker", "--without-web", "--loglevel", "warn"]
+    if "gc_policy" not in dropped:
+        gc_policy.tune_for_throughput()
     app.main()

@@ -3,7 +3,9 @@
 Why it exists: the raw aiokafka ceiling says what Kafka and decoding allow, the tuned Faust floor
 what Faust's dispatch allows; the peer says what another Python stream processor achieves on the
 same job (`bench/peer_quix.py`: decode + validate, per-job sum of the latest bytes per disk,
-final rows upserted into PostgreSQL). All four read the same pre-produced topic
+final rows upserted into PostgreSQL), and the floor again with the changelog writes the worker's
+job needs (`--changelogs 2`: a job's state and its rollup pane per key and batch). All read the
+same pre-produced topic
 (`bench/backup_pipeline.py`'s generator), round after round; prints each round, then min/median
 events/s and the ratios of the medians. The worker and the peer are timed the same way: from
 their first row in PostgreSQL until every job's final (`completed`) row is there.
@@ -81,7 +83,8 @@ async def run(args: argparse.Namespace) -> None:
                   make_events(args.jobs, args.disks, args.updates))
     print(f"produced {args.total} events to {topic}; load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} CPUs", flush=True)
-    names = ("raw ceiling", "faust floor (tuned)", "fleetstream worker", "quix streams peer")
+    names = ("raw ceiling", "faust floor (tuned)", "floor + 2 changelogs", "fleetstream worker",
+             "quix streams peer")
     results: dict[str, list[float]] = {name: [] for name in names}
     for round_no in range(1, args.rounds + 1):
         tmp = Path(tempfile.mkdtemp(prefix="bench-peer-"))
@@ -90,6 +93,10 @@ async def run(args: argparse.Namespace) -> None:
         results["raw ceiling"].append(raw.events_per_second)
         floor = await faust_floor(bootstrap, topic, args.total, args.partitions)
         results["faust floor (tuned)"].append(floor.events_per_second)
+        # The Kafka writes the worker's job needs (state and rollup pane per key and batch).
+        writes = await faust_floor(bootstrap, topic, args.total, args.partitions,
+                                   "--changelogs", "2")
+        results["floor + 2 changelogs"].append(writes.events_per_second)
         env = worker_env(stack, prefix, f"{run_id}-{round_no}", db_url, tmp / "worker",
                          args.partitions, args.web_port)
         (tmp / "worker").mkdir()
@@ -105,7 +112,11 @@ async def run(args: argparse.Namespace) -> None:
         print(f"{name:22} {min(figures):8.0f} {medians[name]:8.0f} "
               f"{medians[name] / medians['raw ceiling']:9.3f}")
     print(f"ratio worker / peer (medians): "
-          f"{medians['fleetstream worker'] / medians['quix streams peer']:.2f}")
+          f"{medians['fleetstream worker'] / medians['quix streams peer']:.2f}; "
+          f"worker / tuned floor: "
+          f"{medians['fleetstream worker'] / medians['faust floor (tuned)']:.2f}; "
+          f"floor + changelogs / floor: "
+          f"{medians['floor + 2 changelogs'] / medians['faust floor (tuned)']:.2f}")
 
 
 def main() -> None:

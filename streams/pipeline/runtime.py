@@ -187,8 +187,9 @@ class Pipeline(Generic[E]):
         # Step 1: decode (outside the lock: it reads no state).
         pending: dict[str, _Pending[E]] = {}
         latest_us = now_us + self.max_clock_skew_us
+        latest = _EPOCH + timedelta(microseconds=latest_us)
         for record in records:
-            decoded = self._decode(record, latest_us, rejections)
+            decoded = self._decode(record, latest, latest_us, rejections)
             if decoded is None:
                 continue
             event, key, event_us = decoded
@@ -268,10 +269,10 @@ class Pipeline(Generic[E]):
                 await asyncio.sleep(0)  # a million states: let the views answer meanwhile
         self.due.generation = generation
 
-    def _decode(self, record: Record, latest_us: int,
+    def _decode(self, record: Record, latest: datetime, latest_us: int,
                 rejections: list[Rejection]) -> tuple[E, str, int] | None:
-        """(event, key, event time µs), or None with the record's rejection noted."""
-        latest = _EPOCH + timedelta(microseconds=latest_us)
+        """(event, key, event time µs), or None with the record's rejection noted; `latest` is
+        `latest_us` as a time."""
         try:
             event = self.domain.decode(record, latest)
             event_us = self.domain.event_us(event)

@@ -60,6 +60,9 @@ class Points(Domain[PointsRecord]):
         return {"tsdb": step.emitted}
 
 
-# Seed 002's batches: a TSDB write waits up to BATCH_MAX_SEC to gather BATCH_MAX_LINES points.
+# Seed 002's batches: a TSDB write waits up to BATCH_MAX_SEC to gather its points. A points
+# record holds up to MAX_RECORD_BYTES of lines, so a batch takes at most MAX_BATCH_RECORDS of
+# them (16 MiB), and the sink writes them BATCH_MAX_LINES lines per request.
+MAX_BATCH_RECORDS = 64
 pipeline = register(Points(), topics.points, NoState(), [TsdbSink(settings)],
-                    batch_wait_s=settings.batch_max_sec)
+                    batch_wait_s=settings.batch_max_sec, max_batch=MAX_BATCH_RECORDS)

@@ -43,14 +43,15 @@ def points() -> TopicSink:
 
 
 def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sink], *,
-             sweep_quiet_s: float | None = None, batch_wait_s: float | None = None
-             ) -> Pipeline[Any]:
+             sweep_quiet_s: float | None = None, batch_wait_s: float | None = None,
+             max_batch: int | None = None) -> Pipeline[Any]:
     """The domain's pipeline as an agent on `source` (and a sweep timer when `sweep_quiet_s`:
     partitions whose newest event is older than that are caught up on before sweeping).
 
     A batch is processed when BATCH_MAX_LINES records are there or `batch_wait_s` (default
     FLEETSTREAM_BATCH_WAIT_SECONDS) passed: under load batches fill at once, at low load an event
-    waits at most that long, so the wait never costs throughput and bounds latency.
+    waits at most that long, so the wait never costs throughput and bounds latency. `max_batch`
+    records instead of BATCH_MAX_LINES bounds a batch of large records.
     """
     within = settings.batch_wait_seconds if batch_wait_s is None else batch_wait_s
     pipeline: Pipeline[Any] = Pipeline(
@@ -59,7 +60,8 @@ def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sin
     PIPELINES.append((pipeline, source))
 
     async def process(stream: Any) -> None:
-        await agent.consume(pipeline, stream, max_batch=settings.batch_max_lines, within=within)
+        await agent.consume(pipeline, stream, max_batch=max_batch or settings.batch_max_lines,
+                            within=within)
 
     process.__name__ = process.__qualname__ = f"process_{domain.name}"
     app.agent(source, name=f"streams.agents.{domain.name}.process")(process)

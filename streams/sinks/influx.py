@@ -102,7 +102,8 @@ async def probe(settings: Settings, timeout: float = 10.0) -> None:
 
 
 class TsdbSink(Sink):
-    """Writes line-protocol lines to `INFLUX_URL` / `INFLUX_DB`, one request per batch."""
+    """Writes line-protocol lines to `INFLUX_URL` / `INFLUX_DB`: a batch's lines in order, in
+    requests of at most BATCH_MAX_LINES lines (a points record carries many keys' lines)."""
 
     name = "tsdb"
 
@@ -117,12 +118,15 @@ class TsdbSink(Sink):
                 write_options=WriteOptions(write_type=WriteType.synchronous, max_retries=0,
                                            timeout=_WRITE_TIMEOUT_MS)),
         )
+        self._max_lines = settings.batch_max_lines
         # One thread: the client is synchronous and batches are written in order.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsdb-write")
 
     def _write_sync(self, lines: list[str]) -> None:
         with classified(classify):
-            self._client.write(record=lines, write_precision=WritePrecision.NS)
+            for start in range(0, len(lines), self._max_lines):
+                self._client.write(record=lines[start:start + self._max_lines],
+                                   write_precision=WritePrecision.NS)
 
     async def write(self, records: Sequence[Any]) -> None:
         lines = [str(record) for record in records]

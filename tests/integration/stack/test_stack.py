@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -84,6 +84,28 @@ async def test_influx_client_writes_a_point_the_tsdb_returns(stack_env: dict[str
     series = await wait_for(exported, 20, 0.5, what="the point in the TSDB")
     assert series[0]["values"] == [42.5]
     assert series[0]["timestamps"] == [int(at.timestamp() * 1000)]
+
+
+async def test_influx_client_writes_a_large_batch_in_requests_of_batch_max_lines(
+        stack_env: dict[str, str]) -> None:
+    settings = Settings.load({**stack_env, "BATCH_MAX_LINES": "3"}, dotenv=None)
+    writer = TsdbSink(settings)
+    probe = f"probe{uuid.uuid4().hex[:8]}"
+    at = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    points = [line("stacktest", {"probe": probe}, {"value": float(n)}, at + timedelta(seconds=n))
+              for n in range(7)]  # three requests: 3 + 3 + 1 lines
+    try:
+        await writer.write(points)
+    finally:
+        writer.close()
+
+    async def exported() -> list[dict[str, object]] | None:
+        series = await asyncio.to_thread(
+            tsdb_export, stack_env["INFLUX_URL"], f'{{__name__="stacktest_value",probe="{probe}"}}')
+        return series if series and len(series[0]["values"]) == 7 else None  # type: ignore[arg-type]
+
+    series = await wait_for(exported, 20, 0.5, what="all seven points in the TSDB")
+    assert series[0]["values"] == [float(n) for n in range(7)]
 
 
 def test_stack_down_leaves_nothing_and_up_again_reuses_the_jars(tmp_path: Path) -> None:

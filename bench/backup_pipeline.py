@@ -174,11 +174,20 @@ async def count_jobs(url: str, where: str = "true", table: str = "backup_jobs") 
         await conn.close()
 
 
+class WorkerRun(NamedTuple):
+    """A timed worker run: first row and all-final times (perf_counter), the largest worker's
+    peak RSS, and the CPU seconds all workers spent (user + system, start-up included)."""
+
+    first_row: float
+    finished: float
+    rss_mib: float
+    cpu_s: float
+
+
 async def run_worker(args: argparse.Namespace, env: dict[str, str], tmp: Path,
-                     profile_path: Path, db_url: str, workers: int = 1
-                     ) -> tuple[float, float, float]:
-    """Run `workers` workers of one group until every job is final: (first row time, final
-    time, peak RSS MiB of the largest). Each worker has a web port and data dir of its own."""
+                     profile_path: Path, db_url: str, workers: int = 1) -> WorkerRun:
+    """Run `workers` workers of one group until every job is final. Each worker has a web port
+    and data dir of its own."""
     command = [sys.executable, "-m", "fleetstream.cli", "worker"]
     if args.profile:
         command = [sys.executable, "-m", "cProfile", "-o", str(profile_path), *command[1:]]
@@ -201,12 +210,19 @@ async def run_worker(args: argparse.Namespace, env: dict[str, str], tmp: Path,
             await asyncio.sleep(0.2)
         finished = time.perf_counter()
         rss = max(peak_rss_mib(worker.pid) for worker in processes)
+        cpu = sum(cpu_seconds(worker.pid) for worker in processes)
     finally:
         for worker in processes:
             worker.send_signal(signal.SIGTERM)
         for worker in processes:
             await asyncio.wait_for(worker.wait(), 60)
-    return first_row or started, finished, rss
+    return WorkerRun(first_row or started, finished, rss, cpu)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process `pid` has used so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -243,11 +259,12 @@ async def run(args: argparse.Namespace) -> None:
     env = worker_env(stack, prefix, run_id, db_url, tmp, args.partitions, args.web_port)
     profile_path = tmp / "worker.prof"
     proc_started = time.perf_counter()
-    first_row, finished, rss = await run_worker(args, env, tmp, profile_path, db_url,
-                                                args.workers)
+    first_row, finished, rss, cpu = await run_worker(args, env, tmp, profile_path, db_url,
+                                                     args.workers)
     end_to_end = total / (finished - first_row)
     print(f"pipeline, {args.workers} worker(s), first row -> all final: {end_to_end:10.0f} "
-          f"events/s ({finished - first_row:.1f}s)")
+          f"events/s ({finished - first_row:.1f}s; {1e6 * cpu / total:.0f} us CPU/event, "
+          "start-up included)")
     print(f"pipeline incl. worker start:      {total / (finished - proc_started):10.0f} events/s")
     print(f"ratio pipeline / ceiling:         {end_to_end / raw:10.2f}")
     print(f"ratio pipeline / faust no-op:     {end_to_end / floor:10.2f}")

@@ -120,7 +120,7 @@ async def run_workers(args: argparse.Namespace, stack: dict[str, str]) -> None:
             tmp = Path(tempfile.mkdtemp(prefix="bench-fetch-wait-"))
             env = {**worker_env(stack, prefix, name, db_url, tmp, args.partitions, 6197),
                    "FLEETSTREAM_FETCH_MAX_WAIT_MS": str(wait_ms)}
-            first_row, finished, _ = await run_worker(args, env, tmp, tmp / "worker.prof", db_url)
+            first_row, finished, *_ = await run_worker(args, env, tmp, tmp / "worker.prof", db_url)
             results[wait_ms].append(total / (finished - first_row))
         print(f"round {round_no}: " + ", ".join(f"{wait_ms} ms {figures[-1]:.0f}/s"
                                                 for wait_ms, figures in results.items())

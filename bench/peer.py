@@ -100,7 +100,7 @@ async def run(args: argparse.Namespace) -> None:
         env = worker_env(stack, prefix, f"{run_id}-{round_no}", db_url, tmp / "worker",
                          args.partitions, args.web_port)
         (tmp / "worker").mkdir()
-        first_row, finished, _ = await run_worker(args, env, tmp, tmp / "worker.prof", db_url)
+        first_row, finished, *_ = await run_worker(args, env, tmp, tmp / "worker.prof", db_url)
         results["fleetstream worker"].append(args.total / (finished - first_row))
         results["quix streams peer"].append(await run_peer(args, topic, bootstrap, db_url, tmp))
         print(f"round {round_no}: " + ", ".join(f"{name} {figures[-1]:.0f}/s"

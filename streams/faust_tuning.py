@@ -309,6 +309,76 @@ def patch_commit_only_from_the_committed_head() -> None:
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
 
 
+class GroupContact:
+    """When the consumer group last confirmed this worker's membership (monotonic seconds).
+
+    Why: a worker cut off from the broker by a network partition keeps running and keeps its
+    assignment, while the broker ends its session and gives its partitions to another worker;
+    it learns so only when the network heals. Meanwhile its sweeps raise staleness and
+    inactivity alerts for keys whose reports now reach the other worker, and its views answer
+    200 from tables that stopped moving (`tests/faults/test_network_partition.py`). aiokafka
+    keeps the time of its last successful heartbeat in a local variable of its heartbeat
+    routine; `patch_group_contact` records it here instead.
+    """
+
+    confirmed_at: float | None = None
+    """Sent time of the last heartbeat the coordinator answered, or of the last completed join
+    (None: no group joined yet)."""
+
+    @classmethod
+    def confirm(cls, at: float) -> None:
+        cls.confirmed_at = at if cls.confirmed_at is None else max(cls.confirmed_at, at)
+
+    @classmethod
+    def lost(cls, session_s: float, now: float | None = None) -> bool:
+        """True once no confirmation came for half a session: the broker may have ended this
+        member's session by now, and its partitions be another worker's."""
+        if cls.confirmed_at is None:
+            return False
+        return (time.monotonic() if now is None else now) - cls.confirmed_at > session_s / 2
+
+
+def patch_group_contact() -> None:
+    """Record in `GroupContact` every heartbeat the coordinator answers and every completed join.
+
+    aiokafka's `GroupCoordinator._do_heartbeat` returns True when the coordinator answered the
+    member still belongs to its generation (also "rebalancing": the member is still in), and
+    `_on_join_complete` runs once a (re)join was answered with an assignment (it runs the
+    assignment callbacks; the time is noted after them). The wrappers note the time, nothing
+    else. Idempotent: calling it again replaces the wrappers.
+    """
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+    heartbeat = getattr(GroupCoordinator._do_heartbeat, "__wrapped__",
+                        GroupCoordinator._do_heartbeat)
+    joined = getattr(GroupCoordinator._on_join_complete, "__wrapped__",
+                     GroupCoordinator._on_join_complete)
+
+    @functools.wraps(heartbeat)
+    async def _do_heartbeat(self: Any) -> bool:
+        sent = time.monotonic()
+        answered: bool = await heartbeat(self)
+        if answered:
+            GroupContact.confirm(sent)
+        return answered
+
+    @functools.wraps(joined)
+    async def _on_join_complete(self: Any, *args: Any) -> Any:
+        # Noted once the assignment callbacks ran (Faust's generation moved): a commit waiting
+        # for contact must see the new generation first (`Pipeline._still_assigned`).
+        result = await joined(self, *args)
+        GroupContact.confirm(time.monotonic())
+        return result
+
+    GroupCoordinator._do_heartbeat = _do_heartbeat
+    GroupCoordinator._on_join_complete = _on_join_complete
+
+
+def out_of_contact(app: faust.App) -> bool:
+    """This worker has not heard from its consumer group for half its session (`GroupContact`)."""
+    return GroupContact.lost(float(app.conf.broker_session_timeout))
+
+
 def committed_offset(app: faust.App, tp: TP) -> int | None:
     """The offset this group last committed on `tp` (None: nothing committed yet)."""
     committed: Any = app.consumer._committed_offset  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ from faust.web.exceptions import ValidationError as BadRequest
 from yarl import URL
 
 from streams.app import app
+from streams.faust_tuning import out_of_contact
 from streams.state import KeyedState, State
 
 LOCAL = "local"
@@ -43,9 +44,14 @@ def is_local_request(request: Request) -> bool:
 
 
 def serving_or_503() -> None:
-    """503 while this worker rebalances or recovers its tables (they miss keys it owns)."""
+    """503 while this worker rebalances or recovers its tables (they miss keys it owns), and
+    while it has not heard from its consumer group for half a session (a network partition: its
+    keys may be another worker's, its tables no longer move)."""
     if app.rebalancing or app.in_recovery:
         raise ServiceUnavailable("this worker is rebalancing its partitions; retry shortly")
+    if out_of_contact(app):
+        raise ServiceUnavailable("this worker has lost contact with its consumer group; its "
+                                 "partitions may have moved: retry shortly")
 
 
 def value_or_404(state: KeyedState, key: str, missing: str) -> State:

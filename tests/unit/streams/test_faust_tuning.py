@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import logging
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,8 @@ import pytest
 import uvloop
 from aiokafka import AIOKafkaConsumer
 from aiokafka.client import AIOKafkaClient
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.errors import KafkaConnectionError
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
 from faust.worker import Worker
@@ -35,8 +38,13 @@ def unpatched() -> Iterator[None]:
     create_topic = Producer.create_topic
     seek_to_committed = AIOKafkaConsumerThread.seek_to_committed
     new_offset = Consumer._new_offset
+    heartbeat, joined = GroupCoordinator._do_heartbeat, GroupCoordinator._on_join_complete
+    confirmed_at = faust_tuning.GroupContact.confirmed_at
     Consumer._new_offset = getattr(  # type: ignore[method-assign]
         new_offset, "__wrapped__", new_offset)
+    GroupCoordinator._do_heartbeat = getattr(heartbeat, "__wrapped__", heartbeat)
+    GroupCoordinator._on_join_complete = getattr(joined, "__wrapped__", joined)
+    faust_tuning.GroupContact.confirmed_at = None
     AIOKafkaConsumerThread._create_worker_consumer = getattr(  # type: ignore[method-assign]
         create_consumer, "__wrapped__", create_consumer)
     Worker.on_setup_root_logger = getattr(  # type: ignore[method-assign]
@@ -51,6 +59,8 @@ def unpatched() -> Iterator[None]:
     Producer.create_topic = create_topic  # type: ignore[method-assign]
     AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
     Consumer._new_offset = new_offset  # type: ignore[method-assign]
+    GroupCoordinator._do_heartbeat, GroupCoordinator._on_join_complete = heartbeat, joined
+    faust_tuning.GroupContact.confirmed_at = confirmed_at
 
 
 def _upstream_create_worker_consumer() -> object:
@@ -298,3 +308,64 @@ def test_the_commit_waits_for_the_record_at_the_committed_offset() -> None:
     # No committed offset yet: Faust's own rule.
     tp, consumer = _offsets(None, [7, 8])
     assert patched(consumer, tp) == 9
+
+
+def test_aiokafka_still_keeps_the_time_of_its_last_good_heartbeat_to_itself() -> None:
+    routine = inspect.getsource(GroupCoordinator._heartbeat_routine)
+    assert "last_ok_heartbeat = time.monotonic()" in routine, (
+        "aiokafka changed how it times heartbeats: re-check patch_group_contact")
+    assert "success = await self._do_heartbeat()" in routine
+    joined = GroupCoordinator._on_join_complete
+    upstream: Any = getattr(joined, "__wrapped__", joined)
+    assert list(inspect.signature(upstream).parameters) == [
+        "self", "generation", "member_id", "protocol", "member_assignment_bytes"]
+
+
+class _Coordinator:
+    """What `GroupCoordinator._do_heartbeat` and `_on_join_complete` read first."""
+
+    group_id, generation, member_id = "g", 3, "m"
+
+    def __init__(self, error_code: int | None) -> None:
+        self.error_code = error_code
+
+    async def _send_req(self, request: object) -> Any:
+        from types import SimpleNamespace
+
+        if self.error_code is None:
+            raise KafkaConnectionError("the network is cut")
+        return SimpleNamespace(error_code=self.error_code)
+
+    def reset_generation(self) -> None:
+        """Called by aiokafka for an unknown member."""
+
+    def _lookup_assignor(self, protocol: str) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(on_assignment=lambda assignment: None)
+
+
+@pytest.mark.usefixtures("unpatched")
+async def test_group_contact_notes_answered_heartbeats_and_joins_only() -> None:
+    contact = faust_tuning.GroupContact
+    faust_tuning.patch_group_contact()
+    faust_tuning.patch_group_contact()  # again: replaces, does not stack wrappers
+    patched: Any = GroupCoordinator._do_heartbeat
+    assert patched.__wrapped__.__name__ == "_do_heartbeat"
+    assert not hasattr(patched.__wrapped__, "__wrapped__")
+    assert contact.confirmed_at is None and not contact.lost(10.0)
+    before = time.monotonic()
+    assert await patched(_Coordinator(0)) is True
+    confirmed = contact.confirmed_at
+    assert confirmed is not None and before <= confirmed <= time.monotonic()
+    # Cut off (no answer) or no longer a member (25: unknown member id): nothing noted.
+    assert await patched(_Coordinator(None)) is False
+    assert await patched(_Coordinator(25)) is False
+    assert contact.confirmed_at == confirmed
+    assert not contact.lost(10.0, now=confirmed + 5.0)
+    assert contact.lost(10.0, now=confirmed + 5.1)
+    # A join is noted once aiokafka's own handling of it is done, not when it fails.
+    joined: Any = GroupCoordinator._on_join_complete
+    with pytest.raises(Exception):  # noqa: B017 (a fake coordinator: any failure)
+        await joined(_Coordinator(0), 4, "m", "faust", b"")
+    assert contact.confirmed_at == confirmed

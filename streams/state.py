@@ -30,6 +30,7 @@ from faust.types import TP
 from streams import metrics
 from streams.app import app
 from streams.domain import windows as w
+from streams.faust_tuning import out_of_contact
 
 PARTITION_FIELD = "_partition"
 
@@ -160,6 +161,11 @@ class KeyedState:
         """The consumer group's generation: it changes at every rebalance (`Pipeline.sweep`)."""
         generation: int = app.consumer_generation_id
         return generation
+
+    @staticmethod
+    def in_contact() -> bool:
+        """False once the consumer group went unheard for half a session (`Pipeline.sweep`)."""
+        return not out_of_contact(app)
 
     def owned_partitions(self) -> set[TP]:
         """The source topic's partitions this worker is the active owner of (not standbys)."""

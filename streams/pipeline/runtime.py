@@ -23,9 +23,15 @@ re-sends the same alerts (deterministic ids). A failure in one key's fold or pro
 an input validation missed) dead-letters that key's events and the rest of the batch goes on:
 nothing but cancellation leaves `process`.
 
+If the assignment the batch was folded in no longer holds after step 4 (a rebalance while a write
+hung through a network partition: its states may have been restored anew, or be another worker's),
+steps 5-7 are dropped; out of contact with the consumer group, the commit first waits until the
+group tells (`Store.in_contact`).
+
 `Pipeline.sweep` is the time-driven twin (staleness, inactivity, retention): steps 3-7 for the
 states the domain's `sweep` changes, on partitions this worker owns and has caught up on, and never
-while one of the pipeline's sinks is degraded (a silence may then be ours, not the fleet's). It
+while one of the pipeline's sinks is degraded (a silence may then be ours, not the fleet's) or the
+worker is out of contact with its consumer group (its partitions may be another's). It
 looks only at the states whose time has come (`streams.pipeline.due`), not the whole table.
 One lock per pipeline serialises batches and sweeps: each reads the states the other stored.
 """
@@ -58,6 +64,9 @@ from streams.pipeline.policy import (
 from streams.pipeline.sink import Sink
 
 log = logging.getLogger(__name__)
+
+CONTACT_POLL_SECONDS = 0.2
+"""How often a commit out of contact with the consumer group looks whether it is back."""
 
 E = TypeVar("E")
 
@@ -92,6 +101,11 @@ class Store(Protocol):
 
     def generation(self) -> int:
         """Changes whenever the partitions this worker owns may have (a rebalance)."""
+        ...
+
+    def in_contact(self) -> bool:
+        """False while this worker has not heard from its consumer group for long enough that
+        its partitions may be another worker's (a network partition)."""
         ...
 
 
@@ -135,6 +149,8 @@ class BatchReport:
     fold_seconds: float = 0.0
     sink_seconds: dict[str, float] = field(default_factory=dict)
     changed_keys: list[str] = field(default_factory=list)
+    abandoned: int = 0
+    """Keys written but not announced nor stored: the worker was reassigned while it wrote."""
 
 
 @dataclass
@@ -203,13 +219,15 @@ class Pipeline(Generic[E]):
             work.records.append(record)
             work.newest_us = max(work.newest_us, event_us)
         async with self.lock:
+            generation = self.store.generation()
             began = time.monotonic()
             # Step 2: fold, and step 3: project, each key on its own.
             for key, work in list(pending.items()):
                 if not self._fold_and_project(key, work, now_us, rejections):
                     del pending[key]
             report.fold_seconds = time.monotonic() - began
-            await self._commit(pending, rejections, report)
+            if not await self._commit(pending, rejections, report, generation):
+                return report
         for record in records:
             self.progress.note(record.partition, record.offset, None)
         for work in pending.values():
@@ -224,10 +242,11 @@ class Pipeline(Generic[E]):
         catching up) or that a sink refused is looked at again at the next sweep.
         """
         report = BatchReport()
-        if self.health.is_degraded(self.sink_names):
+        if self.health.is_degraded(self.sink_names) or not self.store.in_contact():
             return report
         async with self.lock:
             await self._index_if_reassigned()
+            generation = self.store.generation()
             pending: dict[str, _Pending[E]] = {}
             rejections: list[Rejection] = []
             for key in self.due.pop_due(now_us):
@@ -254,8 +273,18 @@ class Pipeline(Generic[E]):
                 work = _Pending[E](partition, step=step)
                 if self._project(key, work, rejections):
                     pending[key] = work
-            await self._commit(pending, rejections, report)
+            await self._commit(pending, rejections, report, generation)
         return report
+
+    async def _still_assigned(self, generation: int) -> bool:
+        """Whether assignment `generation` still holds. Out of contact with the consumer group
+        (the broker may have given this worker's partitions away), wait until the group
+        answers: a heartbeat confirms the member (it holds) or a rejoin changes the generation
+        (it does not). Bounded by the group, like step 5's wait for Kafka."""
+        # Polled: contact is lost by the passing of time (no answer), which nothing signals.
+        while self.store.generation() == generation and not self.store.in_contact():  # noqa: ASYNC110
+            await asyncio.sleep(CONTACT_POLL_SECONDS)
+        return self.store.generation() == generation
 
     async def _index_if_reassigned(self) -> None:
         """Rebuild the due index from the owned states when the assignment changed."""
@@ -326,8 +355,9 @@ class Pipeline(Generic[E]):
         rejections.extend(Rejection(record, kind, reason) for record in work.records)
 
     async def _commit(self, pending: dict[str, _Pending[E]], rejections: list[Rejection],
-                      report: BatchReport) -> None:
-        """Steps 4-7 for the keys still pending."""
+                      report: BatchReport, generation: int) -> bool:
+        """Steps 4-7 for the keys still pending, folded or swept in assignment `generation`;
+        False if that assignment no longer held after step 4, which is then all that was done."""
         # Step 4: write the sinks, in order; a refused key leaves the batch.
         for sink in self.sinks:
             groups = [Group(key, (work.projected or {}).get(sink.name, ()))
@@ -341,6 +371,17 @@ class Pipeline(Generic[E]):
                     log.error("pipeline.sweep_rejected pipeline=%s sink=%s key=%r reason=%s",
                               self.domain.name, sink.name, key, reason)
                 self._reject(work, "rejected", f"{sink.name} rejected: {reason}", rejections)
+        if (pending or rejections) and not await self._still_assigned(generation):
+            # A rebalance while the sinks were written (a write that hung through a network
+            # partition): the states this started from may have been restored anew since, or be
+            # another worker's now. The rows are guarded (`last_seq`, primary keys); the alerts,
+            # dead letters and states are not: drop them. The keys' owner redoes them from its
+            # own states, and the records come again from the committed offsets.
+            log.warning("pipeline.reassigned_while_writing pipeline=%s keys=%d alerts_dropped=%d",
+                        self.domain.name, len(pending),
+                        sum(len(w.step.alerts) for w in pending.values() if w.step))
+            report.abandoned = len(pending)
+            return False
         # Step 5: announce the alerts of what was written.
         alerts = [alert for work in pending.values() if work.step
                   for alert in work.step.alerts]
@@ -375,3 +416,4 @@ class Pipeline(Generic[E]):
                 report.changed_keys.append(key)
         report.keys = len(pending)
         report.alerts = len(alerts)
+        return True

@@ -37,6 +37,9 @@ class NoState:
     def generation(self) -> int:
         return 0
 
+    def in_contact(self) -> bool:
+        return True
+
 
 class DictStore:
     """States in a dict (all owned), each with the partition it was stored from, and panes."""
@@ -73,3 +76,6 @@ class DictStore:
     def generation(self) -> int:
         """Every state is owned, always: the assignment never changes."""
         return 0
+
+    def in_contact(self) -> bool:
+        return True

@@ -86,7 +86,8 @@ class Journal:
 
 
 class MemorySink(Sink):
-    """Keeps written records; can be told to be down for N writes or to refuse some records."""
+    """Keeps written records; can be told to be down for N writes or to refuse some records,
+    or to run `while_writing` during a write (a rebalance while the write hung)."""
 
     def __init__(self, name: str, journal: Journal) -> None:
         self.name = name
@@ -96,6 +97,7 @@ class MemorySink(Sink):
         self.unknown_errors = 0
         self.refuse: Callable[[Any], bool] = lambda record: False
         self.attempts = 0
+        self.while_writing: Callable[[], None] = lambda: None
 
     async def write(self, records: Sequence[Any]) -> None:
         self.attempts += 1
@@ -108,11 +110,28 @@ class MemorySink(Sink):
         refused = [record for record in records if self.refuse(record)]
         if refused:
             raise SinkRejected(f"{self.name} refuses {refused[0]!r}")
+        self.while_writing()
         self.written.extend(records)
         self.journal.entries.append((f"write:{self.name}", list(records)))
 
 
-class MemoryStore(DictStore):
+class Generations(DictStore):
+    """A dict store whose assignment generation a test can move, as a rebalance does, and
+    whose contact with the group it can lose, as a network partition does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current = 0
+        self.contact = True
+
+    def generation(self) -> int:
+        return self.current
+
+    def in_contact(self) -> bool:
+        return self.contact
+
+
+class MemoryStore(Generations):
     """The dict store, writing what it is asked into the journal."""
 
     def __init__(self, journal: Journal) -> None:

@@ -6,10 +6,10 @@ from streams.pipeline.domain import State
 from streams.pipeline.due import DueIndex
 from streams.pipeline.health import SinkHealth
 from streams.pipeline.runtime import Pipeline
-from streams.pipeline.stores import DictStore
 from tests.unit.streams.pipeline.memory import (
     T0,
     Counters,
+    Generations,
     Journal,
     MemoryOutbound,
     MemorySink,
@@ -60,17 +60,6 @@ class Watched(Counters):
     def sweep_due_us(self, state: State) -> int:
         total: int = state["total"]
         return T0 + total
-
-
-class Generations(DictStore):
-    """A dict store whose assignment generation a test can move, as a rebalance does."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.current = 0
-
-    def generation(self) -> int:
-        return self.current
 
 
 async def test_a_sweep_looks_only_at_due_states_and_rereads_the_table_after_a_rebalance() -> None:

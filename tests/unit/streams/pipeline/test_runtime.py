@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from streams.pipeline.health import SinkHealth
@@ -32,6 +34,7 @@ class Rig:
         self.outbound = MemoryOutbound(self.journal)
         self.health = SinkHealth()
         self.retries: list[tuple[str, int]] = []
+        self.healing: asyncio.Task[None] | None = None
         self.pipeline: Pipeline[Toy] = Pipeline(
             Counters(), self.store, [self.db, self.tsdb], self.outbound, self.health,
             max_clock_skew_s=300, backoff=FAST,
@@ -135,6 +138,85 @@ async def test_a_batch_that_fails_before_its_states_are_stored_can_be_processed_
     assert rig.db.written == [("a", 11), ("a", 11)]
     assert [a.kind for a in rig.outbound.alerts_sent] == ["toy.big"]
     assert rig.store.data["a"]["total"] == 11
+
+
+def rebalance_while_writing(rig: Rig) -> None:
+    """The next write to `db` hangs through a rebalance (a network partition healed)."""
+    def rebalance() -> None:
+        rig.store.current += 1
+        rig.db.while_writing = lambda: None
+    rig.db.while_writing = rebalance
+
+
+async def test_a_batch_reassigned_while_its_rows_were_written_sends_and_stores_nothing() -> None:
+    rig = Rig()
+    rebalance_while_writing(rig)
+    report = await rig.pipeline.process([record("a", 11, offset=0), record("b", "x", offset=1)],
+                                        T0)
+    # The rows are written (guarded sinks); no alert, no dead letter, no state: the new owner
+    # redoes them from the records, which come again from the committed offset.
+    assert rig.journal.kinds() == ["write:db", "write:tsdb"]
+    assert rig.store.data == {} and report.abandoned == 1 and report.stored == 0
+    assert rig.pipeline.progress.offsets == {}
+    await rig.pipeline.process([record("a", 11, offset=0), record("b", "x", offset=1)], T0)
+    assert [a.kind for a in rig.outbound.alerts_sent] == ["toy.big"]
+    assert rig.store.data["a"]["total"] == 11 and len(rig.outbound.letters) == 1
+
+
+async def test_a_sweep_reassigned_while_its_rows_were_written_raises_no_alert() -> None:
+    """The partitioned worker's sweep (issue 12, tests/faults/test_network_partition.py): it
+    swept keys whose reports went to another worker while it was cut off, its write hung until
+    the heal, and it announced 53 false backup.stale alerts after it had rejoined."""
+    rig = Rig()
+    await rig.pipeline.process([record("a", -1, offset=0)], T0)
+    rebalance_while_writing(rig)
+    report = await rig.pipeline.sweep(T0)
+    assert report.abandoned == 1 and report.alerts == 0 and rig.outbound.alerts_sent == []
+    assert rig.store.data["a"]["total"] == -1  # not overwritten by the swept state
+
+
+async def test_a_worker_out_of_contact_with_its_group_sweeps_nothing() -> None:
+    """Cut off, its partitions may be another worker's: their silence is not the fleet's."""
+    rig = Rig()
+    await rig.pipeline.process([record("a", -1, offset=0)], T0)
+    rig.store.contact = False
+    assert (await rig.pipeline.sweep(T0)).changed_keys == []
+    rig.store.contact = True
+    assert (await rig.pipeline.sweep(T0)).alerts == 1
+
+
+def cut_while_writing(rig: Rig, rejoined: bool) -> None:
+    """The next write to `db` hangs through a network partition; after it the group answers:
+    it rebalanced (`rejoined`, the member had been evicted) or it still knows the member."""
+    def cut() -> None:
+        rig.store.contact = False
+        rig.db.while_writing = lambda: None
+
+        async def heal() -> None:
+            await asyncio.sleep(0.3)
+            if rejoined:
+                rig.store.current += 1
+            rig.store.contact = True
+        rig.healing = asyncio.get_running_loop().create_task(heal())
+    rig.db.while_writing = cut
+
+
+@pytest.mark.parametrize("rejoined", [True, False])
+async def test_a_write_that_hung_out_of_contact_waits_for_the_group_to_tell(rejoined: bool) -> None:
+    """The partitioned worker of tests/faults/test_network_partition.py: its batch and sweep
+    writes hung until the heal; they must not announce or store before the group tells whether
+    they are still its own (stored after the rejoin, they overwrote the new owner's states)."""
+    rig = Rig()
+    await rig.pipeline.process([record("a", -1, offset=0)], T0)
+    cut_while_writing(rig, rejoined)
+    report = await rig.pipeline.sweep(T0)
+    assert report.abandoned == (1 if rejoined else 0)
+    assert len(rig.outbound.alerts_sent) == (0 if rejoined else 1)
+    assert rig.store.data["a"]["total"] == (-1 if rejoined else 0)
+    cut_while_writing(rig, rejoined)
+    report = await rig.pipeline.process([record("b", 11, offset=1)], T0)
+    assert report.abandoned == (1 if rejoined else 0)
+    assert ("b" in rig.store.data) is not rejoined
 
 
 async def test_the_sweep_skips_partitions_catching_up_and_pipelines_with_a_degraded_sink() -> None:

@@ -2,8 +2,9 @@
 
 The fault tests kill, stop and restart servers, so anything they stop is their own: a private
 broker (the `private_kafka` fixture of tests/integration), a private PostgreSQL, a private TSDB.
-The shared stack is never stopped. Every test here is marked `faults` and `integration` (it needs
-the stack); FLEETSTREAM_FAULTS_LONG=1 (`make faults`) selects the long variants.
+The shared stack is never stopped; a network partition is made in a namespace of the test's
+own (`partition_netns`). Every test here is marked `faults` and `integration` (it needs the stack);
+FLEETSTREAM_FAULTS_LONG=1 (`make faults`) selects the long variants.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from fleetstream.stack.services import Ports, Postgres
+from tests.faults.netns import NetnsUnavailable, Partition
 from tests.integration.conftest import app_env, private_kafka, stack_env
 from tests.integration.helpers import AppEnv, base_env, free_port
 
-__all__ = ["app_env", "private_app_env", "private_kafka", "private_postgres", "stack_env"]
+__all__ = ["app_env", "partition_netns", "private_app_env", "private_kafka", "private_postgres",
+           "stack_env"]
 
 FAULTS = Path(__file__).resolve().parent
 
@@ -50,3 +53,17 @@ async def private_app_env(stack_env: dict[str, str], tmp_path: Path,
         yield app
     finally:
         app.stop_workers()
+
+
+@pytest.fixture
+def partition_netns() -> Iterator[Partition]:
+    """A network namespace and veth pair of the test's own, removed afterwards (skipped with
+    the reason where `ip netns` or veth pairs are not permitted)."""
+    try:
+        made = Partition.create()
+    except NetnsUnavailable as exc:
+        pytest.skip(f"no network namespace for the partition test: {exc}")
+    try:
+        yield made
+    finally:
+        made.close()

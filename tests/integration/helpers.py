@@ -124,11 +124,13 @@ async def ahttp(method: str, url: str, body: Any = None, **kwargs: Any) -> tuple
 
 @dataclass
 class WorkerProcess:
-    """A `fleetstream worker` subprocess with its own log file."""
+    """A `fleetstream worker` subprocess with its own log file (`launcher`: an argv prefix
+    that runs it elsewhere, e.g. `ip netns exec NAME`, which execs the worker in place)."""
 
     env: dict[str, str]
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    launcher: list[str] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -140,7 +142,8 @@ class WorkerProcess:
 
     def start(self) -> WorkerProcess:
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen([FLEETSTREAM, "worker"], env=self.env, cwd=REPO,
+            self.proc = subprocess.Popen([*self.launcher, FLEETSTREAM, "worker"],
+                                         env=self.env, cwd=REPO,
                                          stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
         return self

@@ -347,6 +347,11 @@ async def start_pair(app_env: AppEnv, net: Partition,
     return Run(app_env, net, session, a, b, inside_socket)
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "open faults (issue 12, docs/reliability.md 'A partitioned worker'): after the rejoin the "
+    "partitioned worker processes nothing on some partitions for up to 30 s while its sweeps "
+    "see no backlog (false worker.inactive/backup.stale in 5 of 6 runs), an owner's table was "
+    "behind its rows in 2 of 6, and 16 history rows were lost at the rebalance in 1 of 6"))
 @pytest.mark.timeout(900 if LONG else 420)
 async def test_a_worker_cut_off_longer_than_its_session_hands_over_and_rejoins_cleanly(
         app_env: AppEnv, partition_netns: Partition) -> None:

@@ -106,7 +106,8 @@ mutation: $(MUTATION_VENV)/bin/mutmut
 		| $(MUTATION_VENV)/bin/python tests/mutation_score.py
 
 # The fault suite's long variants (tests/faults, docs/reliability.md): kill -9 of a worker under
-# 100,000 backup events, 60 s PostgreSQL and TSDB outages, a 6-minute broker outage. `make test`
+# 100,000 backup events, 60 s PostgreSQL and TSDB outages, a 6-minute broker outage, a worker
+# cut off by a 60 s network partition (as root: it makes network namespaces). `make test`
 # runs the short variants. -s shows each test's FIGURES line (the numbers of the reliability table).
 faults: stack-up
 	FLEETSTREAM_FAULTS_LONG=1 $(BIN)/pytest -q -s -p no:cacheprovider --timeout 1800 tests/faults

@@ -10,7 +10,7 @@ What must hold: A takes B's partitions over (timed from the cut to its first wri
 keys, and to its owning every partition); after the heal B rejoins and the partitions are shared
 again; no job's bytes ever go down in PostgreSQL (a reader polls them throughout), also when
 writes B held during the cut land after the heal; a view on either worker answers 200 only with
-the key's current value (a 503 or a timeout is honest; a 200 more than a round behind what
+the key's current value (a 503 or a timeout is honest; a 200 more than 5 rounds behind what
 PostgreSQL already holds, or a 404 for a key past its first report, is wrong); at the end every
 job, disk and history row is exact, both workers answer every key with its owner's exact body,
 and the alerts are exactly one `worker.inactive` per heartbeating worker silenced at the end:
@@ -61,6 +61,7 @@ from tests.integration.helpers import AppEnv, WorkerProcess, free_port, unique, 
 JOBS, ROUNDS, CUT_S = (200, 130, 60.0) if LONG else (100, 55, 22.0)
 NODES, GPUS, PACE = 10, 6, 1.0
 ROUNDS_BEFORE_CUT = 5
+STALE_ROUNDS = 5  # a view answer further behind PostgreSQL's row than this is a wrong one
 ALL = set(range(PARTITIONS))
 # Inactivity (8 s) within the cut: a worker sweeping keys whose heartbeats go elsewhere would
 # raise it; staleness (30 s) within the long cut only. An 8 s staleness also raised 100-240
@@ -106,10 +107,12 @@ def cpu_seconds(pid: int) -> float:
 class Views:
     """Asks both workers for a sample of jobs (two per partition) while the run goes on.
 
-    A 200 is wrong when its `last_seq` is more than one round behind the row PostgreSQL held
-    just before the question (the owner's table is stored right after its row is written, so a
-    round is more than enough), and so is a 404 for a job whose row was past its first report
-    (the first row is written a moment before the first state is stored).
+    A 200 is wrong when its `last_seq` is more than STALE_ROUNDS rounds behind the row
+    PostgreSQL held just before the question, and so is a 404 for a job whose row was past its
+    first report (the first row is written a moment before the first state is stored). Between
+    the two is lag, counted apart: a batch's rows are written before its states are stored, and
+    a batch of a backlog spans rounds (2 behind seen while a worker caught up after the rejoin);
+    the tables that stopped moving were 16-25 rounds behind.
     """
 
     app_env: AppEnv
@@ -119,6 +122,7 @@ class Views:
     phase: str = "split"
     answers: dict[str, dict[str, int]] = field(default_factory=dict)
     wrong: list[str] = field(default_factory=list)
+    lagging: int = 0
 
     def sample(self) -> list[str]:
         chosen: dict[int, list[str]] = {}
@@ -143,10 +147,10 @@ class Views:
                 ask(self.session, f"{self.workers[name].url}/jobs/{job}") for name, job in asked))
             for (name, job), (status, body) in zip(asked, answers, strict=True):
                 self.count(f"{name}_{status}")
-                if (status == 404 and before[job] > first[job]) or (
-                        status == 200 and body["last_seq"] < before[job] - self.load.pace_us):
-                    behind = (before[job] - body["last_seq"]) / self.load.pace_us \
-                        if status == 200 else None
+                behind = (before[job] - body["last_seq"]) / self.load.pace_us \
+                    if status == 200 else 0.0
+                self.lagging += 1 < behind <= STALE_ROUNDS
+                if (status == 404 and before[job] > first[job]) or behind > STALE_ROUNDS:
                     at = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
                     self.wrong.append(f"{self.phase}: {name} /jobs/{job} at {at}: {status}, "
                                       f"rounds behind PostgreSQL: {behind}")
@@ -349,9 +353,9 @@ async def start_pair(app_env: AppEnv, net: Partition,
 
 @pytest.mark.xfail(strict=False, reason=(
     "open faults (issue 12, docs/reliability.md 'A partitioned worker'): after the rejoin the "
-    "partitioned worker processes nothing on some partitions for up to 30 s while its sweeps "
-    "see no backlog (false worker.inactive/backup.stale in 5 of 6 runs), an owner's table was "
-    "behind its rows in 2 of 6, and 16 history rows were lost at the rebalance in 1 of 6"))
+    "workers catch up for 20-30 s and partitions with telemetry waiting "
+    "count as caught up (false worker.inactive/backup.stale in 8 of 9 runs), an owner's table "
+    "was behind its rows in 2 of 9, and 16 history rows were lost at the rebalance in 1 of 9"))
 @pytest.mark.timeout(900 if LONG else 420)
 async def test_a_worker_cut_off_longer_than_its_session_hands_over_and_rejoins_cleanly(
         app_env: AppEnv, partition_netns: Partition) -> None:
@@ -389,7 +393,8 @@ async def test_a_worker_cut_off_longer_than_its_session_hands_over_and_rejoins_c
             **{f"inside_{status}": n for status, n in sorted(inside.statuses.items())},
             inside_rounds_behind_max=max(inside.behind, default=0.0),
             **{f"views_{phase}_{k}": n for phase, counts in views.answers.items()
-               for k, n in sorted(counts.items())}, views_wrong=len(views.wrong),
+               for k, n in sorted(counts.items())}, views_lagging=views.lagging,
+            views_wrong=len(views.wrong),
             final_view_problems=len(found["views"]), reader_polls=reader.polls,
             regressions=len(reader.regressions), alerts=len(found["alerts"]),
             worker_cpu_s=cpu_s, cpu_ms_per_event=1000 * cpu_s / events,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
+import logging
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import faust
     from faust.types import TP
+
+log = logging.getLogger(__name__)
 
 FAUST_FETCH_MAX_WAIT_MS = 1500
 """What faust-streaming hard-codes as the worker consumer's `fetch_max_wait_ms` (the shim's test
@@ -268,8 +271,14 @@ def patch_seek_uncommitted_partitions() -> None:
     AIOKafkaConsumerThread.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
 
 
+HEAD_HOLE_REREAD_SECONDS = 5.0
+"""How long the record at a partition's committed offset may stay missing while later records
+are done before the consumer seeks back and reads it again (see the commit guard below)."""
+
+
 def patch_commit_only_from_the_committed_head() -> None:
-    """Make Faust never commit past the record at a partition's committed offset unless it is acked.
+    """Make Faust never commit past the record at a partition's committed offset unless it is
+    acked, and read that record again when it went missing.
 
     Why: faust-streaming's `Consumer._new_offset` withholds a commit when the acked offsets start
     after the committed one by more than one (`min(acked) - committed_offset > 1`). The committed
@@ -283,11 +292,18 @@ def patch_commit_only_from_the_committed_head() -> None:
 
     The patched `_new_offset` answers None (nothing to commit yet) while the lowest offset it
     would count as done, acked or gap, is above the committed offset: the commit waits for the
-    record at the head, which is re-delivered at the next rebalance or restart if it was dropped
-    (a re-read, not a loss: the sinks are idempotent). Our topics have no holes of their own (no
-    compaction and no transactions on the topics the agents consume), so a hole at the head is
-    always a record not processed. A partition without a committed offset is left as Faust has
-    it. Idempotent: calling it again replaces the wrapper.
+    record at the head. Our topics have no holes of their own (no compaction and no transactions
+    on the topics the agents consume), and one agent acks a partition's records in order, so a
+    hole at the head with later records done is always a record Faust dropped: Faust's consumer
+    drops every fetched record below its read offset, and a fetch that straddles a rebalance can
+    move that offset past the seek to the committed offsets. Waiting alone would hold the
+    partition's commits until the next rebalance and leave the dropped records unprocessed until
+    then (the same long variant, with the guard only: 13 nodes' history rows missing at the end).
+    So once a hole at the head has lasted `HEAD_HOLE_REREAD_SECONDS`, the consumer seeks the
+    partition back to its committed offset and reads it again from there: the dropped records
+    are processed, the ones after them a second time (the sinks are idempotent). A partition
+    without a committed offset is left as Faust has it. Idempotent: calling it again replaces
+    the wrapper.
     """
     from faust.transport.consumer import Consumer
 
@@ -298,15 +314,44 @@ def patch_commit_only_from_the_committed_head() -> None:
     def _new_offset(self: Any, tp: TP) -> int | None:
         acked = self._acked[tp]
         committed = self._committed_offset[tp]
+        holes: dict[TP, float] = self.__dict__.setdefault("_head_holes", {})
         if acked and committed:
             starts = [min(acked)]
             starts.extend(interval.begin for interval in self._gap[tp].overlap(0, max(acked)))
             if min(starts) > committed:
+                _reread_if_lasting(self, holes, tp, committed, min(starts))
                 return None
+        holes.pop(tp, None)
         result: int | None = original(self, tp)
         return result
 
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
+
+
+def _reread_if_lasting(consumer: Any, holes: dict[TP, float], tp: TP, committed: int,
+                       done_from: int) -> None:
+    """Seek `tp` back to `committed` once its head hole has lasted HEAD_HOLE_REREAD_SECONDS."""
+    now = time.monotonic()
+    since = holes.setdefault(tp, now)
+    if now - since < HEAD_HOLE_REREAD_SECONDS:
+        return
+    holes[tp] = now  # the next re-read, if this one does not fill the hole, after as long again
+    log.warning("consumer.head_hole_reread tp=%s committed=%d done_from=%d missing_s=%.1f",
+                tp, committed, done_from, now - since)
+    seek = asyncio.ensure_future(consumer.seek(tp, committed))
+    _PENDING_SEEKS.add(seek)
+    seek.add_done_callback(_seek_done)
+
+
+_PENDING_SEEKS: set[asyncio.Future[Any]] = set()
+"""Seeks in flight (a task nobody holds may be collected before it ran)."""
+
+
+def _seek_done(seek: asyncio.Future[Any]) -> None:
+    _PENDING_SEEKS.discard(seek)
+    if not seek.cancelled() and seek.exception() is not None:
+        # The hole stays, so the next commit after HEAD_HOLE_REREAD_SECONDS tries again.
+        log.warning("consumer.head_hole_reread_failed error=%r", seek.exception())
 
 
 class GroupContact:

@@ -310,6 +310,33 @@ def test_the_commit_waits_for_the_record_at_the_committed_offset() -> None:
     assert patched(consumer, tp) == 9
 
 
+@pytest.mark.usefixtures("unpatched")
+async def test_a_hole_at_the_head_that_lasts_is_read_again_from_the_committed_offset(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    faust_tuning.patch_commit_only_from_the_committed_head()
+    patched: Any = Consumer._new_offset
+    sought: list[tuple[Any, int]] = []
+
+    async def seek(tp: Any, offset: int) -> None:
+        sought.append((tp, offset))
+
+    tp, consumer = _offsets(2585, [2586, 2587])
+    consumer.seek = seek
+    assert patched(consumer, tp) is None
+    await asyncio.sleep(0)
+    assert sought == []  # a hole just seen: the head may still come
+    monkeypatch.setattr(faust_tuning, "HEAD_HOLE_REREAD_SECONDS", 0.0)
+    assert patched(consumer, tp) is None
+    await asyncio.sleep(0)
+    assert sought == [(tp, 2585)]  # lasted: read again from the committed offset
+    # The head came: committed as usual, and the hole is forgotten.
+    consumer._acked[tp].append(2585)
+    assert patched(consumer, tp) == 2588
+    assert tp not in consumer._head_holes
+    await asyncio.sleep(0)
+    assert sought == [(tp, 2585)]
+
+
 def test_aiokafka_still_keeps_the_time_of_its_last_good_heartbeat_to_itself() -> None:
     routine = inspect.getsource(GroupCoordinator._heartbeat_routine)
     assert "last_ok_heartbeat = time.monotonic()" in routine, (

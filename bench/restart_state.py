@@ -12,7 +12,10 @@ A new worker then starts on the same app id with an empty data dir, as after a h
 seconds from the process start to Faust's "Ready" (recovery done), to the views answering for a
 sample of keys on every partition, and the worker's RSS then.
 
-    python bench/restart_state.py [--keys 1000000] [--partitions 4]
+    python bench/restart_state.py [--keys 1000000] [--partitions 4] [--profile out.txt]
+
+`--profile` records the restarted worker with py-spy (collapsed stacks, `--format raw`) from its
+start until its views answer, and keeps the worker's log next to it (`<profile>.log`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -120,7 +125,20 @@ async def views_answer(url: str, paths: list[str]) -> bool:
     return True
 
 
-async def run(keys: int, partitions: int, tmp: Path) -> None:
+def py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy recording `pid` into `out` until it is sent SIGINT (`stop_py_spy`)."""
+    binary = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen([str(binary), "record", "--pid", str(pid), "--format", "raw",
+                             "--rate", "100", "--nonblocking", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_py_spy(recorder: subprocess.Popen[bytes]) -> None:
+    recorder.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+    recorder.wait(60)
+
+
+async def run(keys: int, partitions: int, tmp: Path, profile: Path | None) -> None:
     stack_env = read_env_file(Stack(REPO / ".stack").env_file)
     env = base_env(stack_env, tmp)
     env["DATABASE_URL"] = await create_database(stack_env["DATABASE_URL"], unique("bench_"))
@@ -134,8 +152,11 @@ async def run(keys: int, partitions: int, tmp: Path) -> None:
     worker = WorkerProcess(env, tmp / "template.log").start()
     app.workers.append(worker)
     await worker.wait_ready(timeout=600)
+    # A report of now (its seq is its event time, in µs): a template from 1970 would make every
+    # copy stale at once, and the restarted worker's first sweep raise 2 alerts per job.
     await app.produce(app.topic("backup"), [(job_id.encode(), progress_event(
-        job_id=job_id, job_type="backup", status="running", phase="transferring", seq=1,
+        job_id=job_id, job_type="backup", status="running", phase="transferring",
+        seq=int(time.time() * 1_000_000),
         total_bytes=4000, disks={0: (100, 1000), 1: (200, 1000)},
         source="bench-restart").encode())])
     snapshot = {"event_id": str(uuid.uuid4()), "schema": "node.snapshot/1",
@@ -150,15 +171,17 @@ async def run(keys: int, partitions: int, tmp: Path) -> None:
 
     app_id = env["FLEETSTREAM_APP_ID"]
     began = time.monotonic()
+    sizes = []
     for table, template_key, prefix, count in (("backup_jobs", job_id, "job-", keys // 2),
                                                 ("nodes", node_id, "node-", keys - keys // 2)):
         topic = f"{app_id}-{table}-changelog"
         _, template = await last_value(app.bootstrap, topic, partitions,
                                        template_key.encode())
+        sizes.append(len(template))
         await produce_state(app.bootstrap, topic,
                             copies(template, template_key, prefix, count, partitions))
-    print(f"produced {keys:,} state records into the changelogs in "
-          f"{time.monotonic() - began:.1f} s", flush=True)
+    print(f"produced {keys:,} state records (a job's {sizes[0]:,} B, a node's {sizes[1]:,} B) "
+          f"into the changelogs in {time.monotonic() - began:.1f} s", flush=True)
 
     shutil.rmtree(env["FLEETSTREAM_DATA_DIR"], ignore_errors=True)
     sample = [f"/jobs/job-{i:07d}" for i in range(partitions * SAMPLE_PER_PARTITION)]
@@ -166,13 +189,17 @@ async def run(keys: int, partitions: int, tmp: Path) -> None:
     started = time.monotonic()
     worker = WorkerProcess(env, tmp / "restarted.log").start()
     app.workers.append(worker)
+    assert worker.proc is not None
+    recorder = py_spy(worker.proc.pid, profile) if profile else None
     await worker.wait_ready(timeout=600)  # Faust's "Ready": recovery done
     ready = time.monotonic() - started
     print(f"restarted worker ready (recovery done) {ready:.1f} s after start", flush=True)
     await wait_for(lambda: views_answer(worker.url, sample), 600, interval=0.5,
                    what="views for keys on every partition")
     serving = time.monotonic() - started
-    assert worker.proc is not None
+    if recorder is not None:
+        stop_py_spy(recorder)
+        shutil.copy(worker.log_path, f"{profile}.log")
     rss, cpu = rss_mib(worker.proc.pid), cpu_seconds(worker.proc.pid)
     status, listed = await ahttp("GET", f"{worker.url}/jobs?limit=1", timeout=60)
     total = listed.get("total") if status == 200 else None
@@ -188,9 +215,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--profile", type=Path, help="py-spy the restarted worker into this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-restart-") as tmp:
-        asyncio.run(run(args.keys, args.partitions, Path(tmp)))
+        asyncio.run(run(args.keys, args.partitions, Path(tmp), args.profile))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ faust_tuning.patch_declared_topic_metadata()
 faust_tuning.patch_seek_uncommitted_partitions()
 faust_tuning.patch_commit_only_from_the_committed_head()
 faust_tuning.patch_group_contact()
+faust_tuning.patch_bulk_recovery()
 
 
 app = faust.App(

@@ -107,7 +107,7 @@ def _faust_decoder(app: AppT, table: CollectionT) -> Decode:
 def _state_decoder(app: AppT, table: CollectionT) -> Decode | None:
     """The direct decoding of a `KeyedState` table's records; None for any other table."""
     schema = table.changelog_topic.schema
-    store: Any = table.data  # a Collection's store (CollectionT declares no data)
+    store = getattr(table, "data", None)  # a Collection's store (CollectionT declares none)
     if not (isinstance(store, MemoryStore) and schema.key_type is str
             and schema.key_serializer == "raw" and schema.value_type is None
             and schema.value_serializer == codec.CODEC_NAME):

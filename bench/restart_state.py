@@ -209,6 +209,7 @@ async def run(keys: int, partitions: int, tmp: Path, profile: Path | None) -> No
           f"RSS {rss:.0f} MiB, /jobs total {total}",
           flush=True)
     app.stop_workers()
+    await app.delete_topics()
 
 
 def main() -> None:

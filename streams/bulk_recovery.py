@@ -5,16 +5,15 @@ consumer one at a time: the fetcher's `wait_first` (four futures a record), the 
 queue, and `Recovery._slurp_changelogs`, which builds a `Counter` of what remains after every
 record. Measured (docs/reliability.md, "Restart with a million keys"): about 250 us of CPU a
 record, minutes for 1,000,000 keys. `recover` reads the same records with a consumer of its own,
-decodes them with the changelog topic's own schema and hands them to the table's own
-`apply_changelog_batch` a fetched batch at a time. `faust_tuning.patch_bulk_recovery` runs it for
+decodes and applies them a fetched batch at a time. `faust_tuning.patch_bulk_recovery` runs it for
 a worker's active changelog partitions before Faust's recovery reads them, which then finds
 nothing left to read.
 
 What it must not do: change what a recovered table holds. Every record after the partition's
-recovered offset up to its highwater is applied, in offset order, tombstones included, by the
-same decoder and the same apply as Faust's recovery; records past the highwater are left to
-Faust. It never joins the consumer group nor commits an offset, and it moves the recovered
-offset only past records it applied, so Faust's recovery can go on from wherever it stopped.
+recovered offset up to its highwater is applied, in offset order, tombstones included, as
+Faust's recovery decodes and applies it (below); records past the highwater are left to Faust.
+It never joins the consumer group nor commits an offset, and it moves the recovered offset only
+past records it applied, so Faust's recovery can go on from wherever it stopped.
 
 Two costs besides Faust's are avoided, both measured (docs/reliability.md):
 - Python's cyclic garbage collector is paused while the tables fill (each of its collections
@@ -25,8 +24,10 @@ Two costs besides Faust's are avoided, both measured (docs/reliability.md):
   them; a cycle among objects alive at the freeze that is dropped later is not reclaimed.
 - The tables `streams.state.KeyedState` declares (str keys sent raw, values in the wire codec,
   in-memory stores) are decoded as Faust's registry decodes them (`Registry.loads_key` /
-  `loads_value`: the key's UTF-8 text, the value's codec result) without its generic path,
-  which cost ~10 us a record; every other table goes through the topic's own schema.
+  `loads_value`: the key's UTF-8 text, the value's codec result) and set in the store as
+  Faust's memory store sets them, without the generic path of either (~10 us a record, and
+  an event and a message object for each); every other table goes through the topic's own
+  schema and the table's own `apply_changelog_batch`.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiokafka
 from aiokafka.structs import ConsumerRecord
@@ -76,59 +77,92 @@ def _consumer(app: AppT) -> aiokafka.AIOKafkaConsumer:
     )
 
 
-Decode = Callable[[TP, ConsumerRecord[bytes, bytes]], Any]
-"""A changelog record to the event the table's `apply_changelog_batch` takes (None: skip it)."""
+Apply = Callable[[TP, list[ConsumerRecord[bytes, bytes]]], Awaitable[int]]
+"""Applies a partition's records, in offset order, to its table; answers how many it applied
+(an undecodable record is logged and skipped, as Faust's recovery does)."""
 
 BLESSED_KEY = "__faust"
 """A value holding this key names a Faust model to rebuild it as (`Model._maybe_namespace`)."""
 
 
-class _Change(NamedTuple):
-    """What a memory store's `apply_changelog_batch` reads of an event: key, value, and the
-    record's raw value (None: a tombstone) and partition as `message`."""
-
-    key: str | None
-    value: Any
-    message: ConsumerRecord[bytes, bytes]
+def _skipped(tp: TP, record: ConsumerRecord[bytes, bytes], exc: Exception) -> None:
+    log.warning("recovery.undecodable topic=%s partition=%d offset=%d error=%r",
+                tp.topic, tp.partition, record.offset, exc)
 
 
-def _faust_decoder(app: AppT, table: CollectionT) -> Decode:
-    """Faust's own decoding of the table's changelog records (the conductor's)."""
+def _faust_applier(app: AppT, table: CollectionT) -> Apply:
+    """Faust's own decoding (the conductor's) and the table's own `apply_changelog_batch`."""
     schema: Any = table.changelog_topic.schema  # a faust Schema (SchemaT declares no compile)
     decode = schema.compile(app)
     to_message = app.consumer._to_message  # type: ignore[attr-defined]
 
-    async def event(tp: TP, record: ConsumerRecord[bytes, bytes]) -> Any:
-        return await decode(to_message(tp, record), propagate=True)
+    async def apply(tp: TP, records: list[ConsumerRecord[bytes, bytes]]) -> int:
+        events = []
+        for record in records:
+            try:
+                events.append(await decode(to_message(tp, record), propagate=True))
+            except (KeyDecodeError, ValueDecodeError) as exc:
+                _skipped(tp, record, exc)
+        if events:
+            table.apply_changelog_batch(events)
+        return len(events)
 
-    return event
+    return apply
 
 
-def _state_decoder(app: AppT, table: CollectionT) -> Decode | None:
-    """The direct decoding of a `KeyedState` table's records; None for any other table."""
+def _state_of(record: ConsumerRecord[bytes, bytes]) -> tuple[str | None, Any]:
+    """Key and value as Faust's registry decodes a `KeyedState` record (`Registry.loads_key`
+    with key type str from raw: the UTF-8 text; `loads_value` with no value type: the codec's)."""
+    try:
+        key = None if record.key is None else record.key.decode()
+    except UnicodeDecodeError as exc:
+        raise KeyDecodeError(str(exc)) from exc
+    try:
+        value = None if record.value is None else codec.loads(record.value)
+    except ValueError as exc:  # orjson's JSONDecodeError; Faust wraps it the same way
+        raise ValueDecodeError(str(exc)) from exc
+    return key, value
+
+
+def _state_applier(app: AppT, table: CollectionT) -> Apply | None:
+    """Direct decoding into a `KeyedState` table's in-memory store; None for any other table.
+
+    What Faust's memory store does with each event (`Store._create_batch_iterator`: the value
+    set and the key's partition noted; a tombstone removes both), one record after the other.
+    Faust applies a batch's values first and then removes the batch's tombstoned keys whose value
+    is falsy: the same, except for a falsy value after a tombstone of its key in one batch,
+    which a `KeyedState` value (a dict holding its partition) never is.
+    """
     schema = table.changelog_topic.schema
     store = getattr(table, "data", None)  # a Collection's store (CollectionT declares none)
     if not (isinstance(store, MemoryStore) and schema.key_type is str
             and schema.key_serializer == "raw" and schema.value_type is None
             and schema.value_serializer == codec.CODEC_NAME):
         return None
-    faust_decode = _faust_decoder(app, table)
+    data, partitions = store.data, store._key_partition
+    faust_apply = _faust_applier(app, table)
 
-    async def change(tp: TP, record: ConsumerRecord[bytes, bytes]) -> Any:
-        raw = record.value
-        try:
-            value = None if raw is None else codec.loads(raw)
-        except ValueError as exc:  # orjson's JSONDecodeError; Faust wraps it the same way
-            raise ValueDecodeError(str(exc)) from exc
-        if isinstance(value, dict) and BLESSED_KEY in value:
-            return await faust_decode(tp, record)  # a model: Faust rebuilds it
-        try:
-            key = None if record.key is None else record.key.decode()
-        except UnicodeDecodeError as exc:
-            raise KeyDecodeError(str(exc)) from exc
-        return _Change(key, value, record)
+    async def apply(tp: TP, records: list[ConsumerRecord[bytes, bytes]]) -> int:
+        applied = 0
+        for record in records:
+            try:
+                key, value = _state_of(record)
+            except (KeyDecodeError, ValueDecodeError) as exc:
+                _skipped(tp, record, exc)
+                continue
+            if value is None:
+                data.pop(key, None)
+                partitions.pop(key, None)
+            elif isinstance(value, dict) and BLESSED_KEY in value:
+                applied += await faust_apply(tp, [record])  # a model: Faust rebuilds it
+                continue
+            else:
+                data[key] = value
+                partitions[key] = record.partition
+            applied += 1
+        return applied
 
-    return change
+    return apply
 
 
 @contextmanager
@@ -161,8 +195,8 @@ async def recover(app: AppT, tables: Mapping[TP, CollectionT], offsets: MutableM
         return 0
     deadline = time.monotonic() + budget_seconds
     began = time.process_time()
-    decoders = {tp: _state_decoder(app, tables[tp]) or _faust_decoder(app, tables[tp])
-                for tp in wanted}
+    appliers = {tp: _state_applier(app, tables[tp]) or _faust_applier(app, tables[tp])
+                 for tp in wanted}
     consumer = _consumer(app)
     await consumer.start()
     applied = 0
@@ -173,8 +207,7 @@ async def recover(app: AppT, tables: Mapping[TP, CollectionT], offsets: MutableM
             offset = offsets.get(tp)
             consumer.seek(partition, 0 if offset is None or offset < 0 else offset + 1)
         with _kept_from_the_collector():
-            applied = await _read(consumer, partitions, wanted, decoders, tables, offsets,
-                                  deadline)
+            applied = await _read(consumer, partitions, wanted, appliers, offsets, deadline)
     finally:
         await consumer.stop()
     log.info("recovery.bulk records=%d cpu_s=%.1f left_partitions=%d", applied,
@@ -184,33 +217,20 @@ async def recover(app: AppT, tables: Mapping[TP, CollectionT], offsets: MutableM
 
 async def _read(consumer: aiokafka.AIOKafkaConsumer,
                 partitions: Mapping[TP, aiokafka.TopicPartition], wanted: dict[TP, int],
-                decoders: Mapping[TP, Decode], tables: Mapping[TP, CollectionT],
-                offsets: MutableMapping[TP, int], deadline: float) -> int:
-    """`recover`'s loop: fetch, decode, apply, move the offsets; drops read partitions from
-    `wanted`."""
+                appliers: Mapping[TP, Apply], offsets: MutableMapping[TP, int],
+                deadline: float) -> int:
+    """`recover`'s loop: fetch, apply, move the offsets; drops read partitions from `wanted`."""
     applied = 0
     while wanted and time.monotonic() < deadline:
         fetched = await consumer.getmany(*(partitions[tp] for tp in wanted),
                                          timeout_ms=1000, max_records=RECORDS_PER_APPLY)
-        for partition, records in fetched.items():
+        for partition, batch in fetched.items():
             tp = TP(partition.topic, partition.partition)
             highwater = wanted[tp]
-            decode = decoders[tp]
-            events = []
-            for record in records:
-                if record.offset > highwater:
-                    break
-                try:
-                    events.append(await decode(tp, record))
-                except (KeyDecodeError, ValueDecodeError) as exc:
-                    # Faust's recovery logs such a record and goes on without it too.
-                    log.warning("recovery.undecodable topic=%s partition=%d offset=%d "
-                                "error=%r", tp.topic, tp.partition, record.offset, exc)
-            if events:
-                tables[tp].apply_changelog_batch(events)
-                applied += len(events)
+            records = [record for record in batch if record.offset <= highwater]
             if records:
-                offsets[tp] = min(records[-1].offset, highwater)
+                applied += await appliers[tp](tp, records)
+                offsets[tp] = records[-1].offset
         for tp in list(wanted):
             # Read to its end: what is left up to the highwater holds no record (control
             # batches of transactions, say), as Faust's recovery concludes for aborted ones.

@@ -424,9 +424,11 @@ def out_of_contact(app: faust.App) -> bool:
     return GroupContact.lost(float(app.conf.broker_session_timeout))
 
 
-BULK_RECOVERY_SHARE = 0.5
-"""Share of `broker_request_timeout` (Faust's bound on each recovery step) the bulk read of the
-active changelog partitions may take; Faust's own recovery reads whatever is left after it."""
+BULK_RECOVERY_SHARE = 0.8
+"""Share of `broker_request_timeout` (Faust's bound on each recovery step, 90 s by default) the
+bulk read of the active changelog partitions may take; Faust's own recovery reads whatever is
+left after it, and the rest of the share is the seek's that follows. A worker whose state takes
+longer to read raises the timeout (`BROKER_REQUEST_TIMEOUT`)."""
 
 
 def patch_bulk_recovery() -> None:

@@ -22,6 +22,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.client import AIOKafkaClient
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.errors import KafkaConnectionError
+from faust.stores.memory import Store as MemoryStore
+from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
 from faust.worker import Worker
@@ -45,6 +47,9 @@ def unpatched() -> Iterator[None]:
     GroupCoordinator._do_heartbeat = getattr(heartbeat, "__wrapped__", heartbeat)
     GroupCoordinator._on_join_complete = getattr(joined, "__wrapped__", joined)
     faust_tuning.GroupContact.confirmed_at = None
+    seek_offsets = Recovery._seek_offsets
+    Recovery._seek_offsets = getattr(  # type: ignore[method-assign]
+        seek_offsets, "__wrapped__", seek_offsets)
     AIOKafkaConsumerThread._create_worker_consumer = getattr(  # type: ignore[method-assign]
         create_consumer, "__wrapped__", create_consumer)
     Worker.on_setup_root_logger = getattr(  # type: ignore[method-assign]
@@ -61,6 +66,7 @@ def unpatched() -> Iterator[None]:
     Consumer._new_offset = new_offset  # type: ignore[method-assign]
     GroupCoordinator._do_heartbeat, GroupCoordinator._on_join_complete = heartbeat, joined
     faust_tuning.GroupContact.confirmed_at = confirmed_at
+    Recovery._seek_offsets = seek_offsets  # type: ignore[method-assign]
 
 
 def _upstream_create_worker_consumer() -> object:
@@ -396,3 +402,55 @@ async def test_group_contact_notes_answered_heartbeats_and_joins_only() -> None:
     with pytest.raises(Exception):  # noqa: B017 (a fake coordinator: any failure)
         await joined(_Coordinator(0), 4, "m", "faust", b"")
     assert contact.confirmed_at == confirmed
+
+
+def _upstream_recovery_source(method: Any) -> str:
+    """The method's source on one line (a mode `@Service.task` holds its function as `fun`)."""
+    method = getattr(method, "fun", method)
+    return " ".join(inspect.getsource(getattr(method, "__wrapped__", method)).split())
+
+
+def test_faust_recovery_still_seeks_the_actives_between_their_highwaters_and_reading_them() -> None:
+    source = _upstream_recovery_source(Recovery._restart_recovery)
+    steps = [
+        '_build_highwaters)( consumer, assigned_active_tps, active_highwaters, "active" )',
+        '_build_offsets)( consumer, assigned_active_tps, active_offsets, "active" )',
+        '_seek_offsets)( consumer, assigned_active_tps, active_offsets, "active" )',
+        "if self.need_recovery():",
+    ]
+    at = [source.find(step) for step in steps]
+    assert -1 not in at and at == sorted(at), (
+        "faust's recovery changed the order the bulk read relies on (highwaters, offsets, seek, "
+        f"then read): re-check patch_bulk_recovery. Found at {at}")
+    # Each step is bounded by broker_request_timeout; the bulk read takes a share of it.
+    assert "timeout=self.app.conf.broker_request_timeout" in source
+
+
+def test_faust_recovery_still_reads_only_what_is_past_the_recovered_offsets() -> None:
+    # Offsets moved to the highwater leave Faust nothing to read, and a record at or below the
+    # recovered offset (Faust seeks to it, not past it) is not applied twice.
+    remaining = _upstream_recovery_source(Recovery.active_remaining)
+    assert "tp: highwater - offsets[tp]" in remaining
+    assert "return any(v > 0 for v in self.active_remaining().values())" in (
+        _upstream_recovery_source(Recovery.need_recovery))
+    slurp = _upstream_recovery_source(Recovery._slurp_changelogs)
+    assert "if seen_offset is None or offset > seen_offset: offsets[tp] = offset" in slurp
+    assert "table.apply_changelog_batch(buf)" in slurp
+
+
+def test_faust_memory_store_still_reads_only_key_value_and_the_raw_value_and_partition() -> None:
+    # What `bulk_recovery._Change` gives it.
+    source = _upstream_recovery_source(MemoryStore._create_batch_iterator)
+    assert "key = to_key(event.key)" in source
+    assert "if event.message.value is None: mark_as_delete(key)" in source
+    assert "self._key_partition[key] = event.message.partition" in source
+    assert "yield key, to_value(event.value)" in source
+
+
+@pytest.mark.usefixtures("unpatched")
+def test_bulk_recovery_patch_wraps_the_seek_once() -> None:
+    upstream = Recovery._seek_offsets
+    faust_tuning.patch_bulk_recovery()
+    faust_tuning.patch_bulk_recovery()  # again: replaces, does not stack wrappers
+    patched: Any = Recovery._seek_offsets
+    assert patched is not upstream and patched.__wrapped__ is upstream

@@ -39,8 +39,8 @@ async def test_a_restarted_worker_recovers_every_key_and_no_forgotten_one(
 
     before = await wait_for(settled, 30, what="the last heartbeats and the forgets applied")
     worker.stop()
-    app_env.workers.clear()
 
+    # Another log file (start_worker waits for "Ready" in it) and port, the same app id.
     restarted = await app_env.start_worker(**QUIET)
     after = await _views(restarted.url, ids)
     assert after == before

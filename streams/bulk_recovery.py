@@ -3,7 +3,7 @@
 Why it exists: Faust recovers a table by passing every changelog record through its worker
 consumer one at a time: the fetcher's `wait_first` (four futures a record), the conductor, a
 queue, and `Recovery._slurp_changelogs`, which builds a `Counter` of what remains after every
-record. Measured (docs/reliability.md, "Restart with a million keys"): about 250 us of CPU a
+record. Measured (docs/reliability.md, "Restart with a million keys"): about 275 us of CPU a
 record, minutes for 1,000,000 keys. `recover` reads the same records with a consumer of its own,
 decodes and applies them a fetched batch at a time. `faust_tuning.patch_bulk_recovery` runs it for
 a worker's active changelog partitions before Faust's recovery reads them, which then finds

@@ -16,12 +16,14 @@ It never joins the consumer group nor commits an offset, and it moves the recove
 past records it applied, so Faust's recovery can go on from wherever it stopped.
 
 Two costs besides Faust's are avoided, both measured (docs/reliability.md):
-- Python's cyclic garbage collector is paused while the tables fill (each of its collections
-  walks every state already loaded: decoding a state cost 3-4 times as much), and what is
-  alive afterwards is frozen out of its reach (`gc.freeze`): the first collections after the
-  load walked all of it again and stalled the worker for seconds, and every later full
-  collection would. States hold no reference cycles, so the collector has nothing to find in
-  them; a cycle among objects alive at the freeze that is dropped later is not reclaimed.
+- Python's cyclic garbage collector is paused while the tables fill (each of its full
+  collections walks every state already loaded: at CPython's default thresholds decoding a
+  state cost 3-4 times as much; `common.gc_policy` makes the worker's young collections rare,
+  not the full ones cheaper), and what is alive afterwards is frozen out of its reach
+  (`gc.freeze`, as `gc_policy` freezes the worker once it is built): the first collections
+  after the load walked all of it again and stalled the worker for seconds, and every later
+  full collection would. States hold no reference cycles, so the collector has nothing to find
+  in them; a cycle among objects alive at the freeze that is dropped later is not reclaimed.
 - The tables `streams.state.KeyedState` declares (str keys sent raw, values in the wire codec,
   in-memory stores) are decoded as Faust's registry decodes them (`Registry.loads_key` /
   `loads_value`: the key's UTF-8 text, the value's codec result) and set in the store as

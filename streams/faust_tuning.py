@@ -338,7 +338,9 @@ def _reread_if_lasting(consumer: Any, holes: dict[TP, float], tp: TP, committed:
     holes[tp] = now  # the next re-read, if this one does not fill the hole, after as long again
     log.warning("consumer.head_hole_reread tp=%s committed=%d done_from=%d missing_s=%.1f",
                 tp, committed, done_from, now - since)
-    seek = asyncio.ensure_future(consumer.seek(tp, committed))
+    # `seek_wait` runs in the consumer's thread (Faust's `seek` calls aiokafka from this one,
+    # which stalled the fetcher for good: the three-worker test's worker went silent after it).
+    seek = asyncio.ensure_future(consumer.seek_wait({tp: committed}))
     _PENDING_SEEKS.add(seek)
     seek.add_done_callback(_seek_done)
 

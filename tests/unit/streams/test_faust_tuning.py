@@ -24,7 +24,7 @@ from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.errors import KafkaConnectionError
 from faust.stores.memory import Store as MemoryStore
 from faust.tables.recovery import Recovery
-from faust.transport.consumer import Consumer
+from faust.transport.consumer import Consumer, ThreadDelegateConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
 from faust.worker import Worker
 
@@ -316,6 +316,14 @@ def test_the_commit_waits_for_the_record_at_the_committed_offset() -> None:
     assert patched(consumer, tp) == 9
 
 
+def test_faust_seeks_in_the_consumer_thread_only_through_seek_wait() -> None:
+    # The re-read of a hole must not use `Consumer.seek`: it calls aiokafka from the app's loop.
+    assert "self._thread.seek(partition, offset)" in inspect.getsource(
+        ThreadDelegateConsumer._seek)
+    assert "await self.call_thread(self._seek_wait, consumer, partitions)" in inspect.getsource(
+        AIOKafkaConsumerThread.seek_wait), "re-check _reread_if_lasting's seek"
+
+
 @pytest.mark.usefixtures("unpatched")
 async def test_a_hole_at_the_head_that_lasts_is_read_again_from_the_committed_offset(
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -323,11 +331,11 @@ async def test_a_hole_at_the_head_that_lasts_is_read_again_from_the_committed_of
     patched: Any = Consumer._new_offset
     sought: list[tuple[Any, int]] = []
 
-    async def seek(tp: Any, offset: int) -> None:
-        sought.append((tp, offset))
+    async def seek_wait(partitions: dict[Any, int]) -> None:
+        sought.extend(partitions.items())
 
     tp, consumer = _offsets(2585, [2586, 2587])
-    consumer.seek = seek
+    consumer.seek_wait = seek_wait
     assert patched(consumer, tp) is None
     await asyncio.sleep(0)
     assert sought == []  # a hole just seen: the head may still come

@@ -59,6 +59,9 @@ _EXPECTED_ERRORS = (
 )
 
 
+# How long `stop()` waits for the drain task to end before cancelling it again.
+_RECANCEL_SECONDS = 0.5
+
 
 def outbox_name(kind: str, identity: str) -> str:
     """A publisher name (and outbox file) per producer identity, made file-safe.
@@ -237,8 +240,7 @@ class Publisher:
         finally:
             self._stopped = True
             if self._drain_task is not None:
-                self._drain_task.cancel()
-                await asyncio.wait({self._drain_task})
+                await _cancel_until_done(self._drain_task)
             if self._producer is not None:
                 await self._discard_producer()
             stats = await self._outbox.stats()
@@ -277,7 +279,7 @@ class Publisher:
 
     async def _drain_forever(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping():
             try:
                 if self._producer is None:
                     self._producer = await self._connect()
@@ -298,6 +300,11 @@ class Publisher:
                 failures = 0
             if sent == 0:
                 await self._wake.wait()
+
+    def _stopping(self) -> bool:
+        """`stop()` began, even if the cancel it sent was lost (see `_cancel_until_done`)."""
+        task = asyncio.current_task()
+        return self._stopped or (task is not None and task.cancelling() > 0)
 
     async def _connect(self) -> Any:
         producer = AIOKafkaProducer(
@@ -452,6 +459,19 @@ async def _abort_producer(producer: Any, exc: BaseException) -> None:
     for batch in batches:
         _retrieve_outcome(batch._drain_waiter)
     await producer.stop()
+
+
+async def _cancel_until_done(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait until it ends, cancelling it again while it goes on.
+
+    One cancel can be lost: Python 3.11's `asyncio.wait_for` returns the inner result when the
+    cancel arrives just as the inner awaitable finished (gh-86296), and aiokafka's client
+    `close()` suppresses `CancelledError` around its own task. A drain loop that lost its cancel
+    would retry forever and `stop()` would never return (a CI run hung 300 s here).
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=_RECANCEL_SECONDS)
 
 
 def _retrieve_outcome(future: asyncio.Future[Any]) -> BaseException | None:

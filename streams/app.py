@@ -17,7 +17,7 @@ import faust
 from common import kafka
 from common.settings import WORKER, Settings
 from schemas.codec import CODEC_NAME, register_with_faust
-from streams import faust_tuning
+from streams import faust_tuning, stalled_partitions
 
 settings = Settings.load(process=WORKER)
 register_with_faust()
@@ -62,3 +62,5 @@ app = faust.App(
     # Fetch size, stream buffer and Cython fast paths, each measured (docs/performance.md).
     **faust_tuning.tuned_app_kwargs(),
 )
+# Partitions whose tail Faust dropped are read again (`streams.stalled_partitions`).
+stalled_partitions.watch(app)

@@ -33,6 +33,8 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from streams import metrics
+
 if TYPE_CHECKING:
     import faust
     from faust.types import TP
@@ -338,6 +340,7 @@ def _reread_if_lasting(consumer: Any, holes: dict[TP, float], tp: TP, committed:
     holes[tp] = now  # the next re-read, if this one does not fill the hole, after as long again
     log.warning("consumer.head_hole_reread tp=%s committed=%d done_from=%d missing_s=%.1f",
                 tp, committed, done_from, now - since)
+    metrics.PARTITION_REREADS.labels(tp.topic, "head_hole").inc()
     # `seek_wait` runs in the consumer's thread (Faust's `seek` calls aiokafka from this one,
     # which stalled the fetcher for good: the three-worker test's worker went silent after it).
     seek = asyncio.ensure_future(consumer.seek_wait({tp: committed}))

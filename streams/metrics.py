@@ -45,6 +45,10 @@ WINDOW_LATE_EVENTS = Counter("fleetstream_window_late_events_total",
                              "Events older than every window their key still holds (counted in "
                              "the key's late_dropped and dropped), by windowed table.", ["table"],
                              registry=REGISTRY)
+PARTITION_REREADS = Counter("fleetstream_partition_rereads_total",
+                            "Partitions sought back to their committed offset to read records "
+                            "Faust dropped, by topic and what showed it (a hole at the head, "
+                            "a stalled tail).", ["topic", "reason"], registry=REGISTRY)
 SINK_RETRIES = Counter("fleetstream_sink_retries_total",
                        "Failed sink writes that were retried.", ["sink"], registry=REGISTRY)
 

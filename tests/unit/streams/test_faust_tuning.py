@@ -26,6 +26,7 @@ from faust.stores.memory import Store as MemoryStore
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer, ThreadDelegateConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
+from faust.types import TP
 from faust.worker import Worker
 
 from streams import faust_tuning
@@ -282,7 +283,7 @@ def _offsets(committed: int | None, acked: list[int],
 
     from intervaltree import IntervalTree
 
-    tp = ("t", 0)
+    tp = TP("t", 0)
     tree = IntervalTree()
     for begin, end in gaps:
         tree.addi(begin, end)

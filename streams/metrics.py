@@ -65,6 +65,16 @@ def record_batch(pipeline: str, topic: str, report: BatchReport) -> None:
         SINK_WRITE_SECONDS.labels(sink).observe(seconds)
 
 
+REREAD_REASONS = ("head_hole", "stalled")
+
+
+def start_reread_counts(topic: str) -> None:
+    """Export `topic`'s re-read counts from 0: a series that exists before the first re-read
+    lets `rate()`, the dashboard and the alert rule see that first one."""
+    for reason in REREAD_REASONS:
+        PARTITION_REREADS.labels(topic, reason)
+
+
 def record_retry(sink: str, reason: str, attempts: int) -> None:
     SINK_RETRIES.labels(sink).inc()
 

@@ -58,6 +58,7 @@ def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sin
         domain, store, sinks, agent.KafkaOutbound(topics.alerts, topics.deadletter), health,
         max_clock_skew_s=settings.max_clock_skew_seconds, on_retry=metrics.record_retry)
     PIPELINES.append((pipeline, source))
+    metrics.start_reread_counts(source.get_topic_name())
 
     async def process(stream: Any) -> None:
         await agent.consume(pipeline, stream, max_batch=max_batch or settings.batch_max_lines,

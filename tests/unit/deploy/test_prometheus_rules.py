@@ -20,7 +20,7 @@ WORKER_METRICS = {
     "fleetstream_events_consumed_total", "fleetstream_deadletters_total",
     "fleetstream_batch_size", "fleetstream_fold_seconds", "fleetstream_sink_write_seconds",
     "fleetstream_sink_retries_total", "fleetstream_sink_degraded", "fleetstream_consumer_lag",
-    "fleetstream_table_keys", "fleetstream_alerts_open",
+    "fleetstream_table_keys", "fleetstream_alerts_open", "fleetstream_partition_rereads_total",
 }
 AGENT_METRICS = {
     "fleetstream_agent_snapshots_total", "fleetstream_agent_publish_seconds",

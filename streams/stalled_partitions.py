@@ -1,29 +1,30 @@
-"""Reads a partition again when Faust holds records past its committed offset it will never deliver.
+"""Reads a partition again when records wait on it that Faust will never deliver.
 
-Why it exists: Faust's consumer drops every fetched record below its read offset (the last offset
-it delivered, `Consumer._read_offset`), and that offset can pass records nobody processed: a
-fetch that straddles a rebalance is still delivered after the seek back to the committed offsets,
-and a record abandoned by a flow suspended mid-delivery (`wait_first(callback, suspend_flow)`)
-moves the read offset all the same. The commit guard
-(`faust_tuning.patch_commit_only_from_the_committed_head`) keeps such records from being committed
-over and reads a hole at the head again, but only when later records were done; when the dropped
-records are a partition's tail, nothing is done after them, so nothing shows the hole: the
-partition stalls, with its records in Kafka, until the next rebalance or restart (the
-three-worker fault test's key that stayed 8 rounds behind, docs/reliability.md).
+Why it exists: Faust loses track of fetched records at a rebalance in more than one way, and each
+leaves records in Kafka past the committed offset that nobody will process until the next
+rebalance or restart. Its consumer drops every fetched record below its read offset
+(`Consumer._read_offset`), which a fetch straddling the rebalance, or a record abandoned by a flow
+suspended mid-delivery, can move past records never delivered; and `Consumer.getmany` discards
+the rest of a fetch when the generation changes or the flow stops, and skips the records of a
+partition not active at that moment, after aiokafka's position already moved past them. Faust
+undoes that with one seek to the committed offsets at the rebalance; a fetch answered after that
+seek is lost. The commit guard (`faust_tuning.patch_commit_only_from_the_committed_head`) keeps
+such records from being committed over and reads a hole at the head again when later records
+were done; when they are a partition's tail, nothing after them is done and nothing shows the
+hole (the three-worker fault test's keys that stayed behind, docs/reliability.md).
 
-The watch looks at each assigned partition of an acked topic every `CHECK_SECONDS`: records
-wait (the end offset is past the committed offset) while Faust has read up to or past the
-committed offset and nothing of the partition is in flight (delivered, unacked) or acked and not
-yet committed. Those records will not come: Faust delivers a partition's records in order, so the
-last one delivered is either still in flight, or acked, or committed (then the committed offset
-is past it). Once that has held, on the same committed offset, for `STALL_SECONDS`, the consumer
-seeks the partition back to its committed offset, which also resets the read offset there
-(`seek_wait`): the records are delivered again (the sinks are idempotent). It never looks while
-the group rebalances, tables recover, the flow is stopped or the group is out of contact.
+The watch looks at each assigned partition of an acked topic every `CHECK_SECONDS`: records wait
+(the end offset is past the committed offset) and none of the partition is anywhere in the
+worker: not in a stream's buffer, not taken by a stream and unacked, not acked and uncommitted.
+While Faust's delivery runs freely (no stream buffer under pressure, the producer's buffer not
+over its limit, no rebalance, recovery, stopped flow or lost group contact) such records arrive
+within a fetch wait. Once a partition has looked so for `STALL_SECONDS` on the same committed
+offset, the consumer seeks it back to its committed offset, which also resets Faust's read offset
+there (`seek_wait`): the records are delivered again (the sinks are idempotent).
 
 What it must not do: seek a partition whose records are only slow to come (a fetch under way, a
-sink retrying: those are in flight), or one without a committed offset (the reset policy's seek
-covers those, `faust_tuning.patch_seek_uncommitted_partitions`).
+sink retrying, a buffer full), or one without a committed offset (the reset policy's seek covers
+those, `faust_tuning.patch_seek_uncommitted_partitions`).
 """
 
 from __future__ import annotations
@@ -56,18 +57,19 @@ class PartitionView:
 
     committed: int | None
     """The next offset to read, as last committed; None before the group committed any."""
-    read: int | None
-    """The offset Faust last delivered (or sought to); records below it are dropped when fetched."""
     end: int | None
     """The partition's end offset (highwater) as of the consumer's last fetch."""
     busy: bool
-    """Records of the partition are in flight (delivered, unacked) or acked and not committed."""
+    """Records of the partition are in the worker: buffered for a stream, taken by one and
+    unacked, or acked and not committed yet."""
+    read: int | None = None
+    """The offset Faust last delivered or sought to (logged; records below it are dropped)."""
 
     def stalled(self) -> bool:
-        """Records wait that Faust has read past and will not deliver."""
-        if self.committed is None or self.read is None or self.end is None or self.busy:
+        """Records wait that are nowhere in the worker."""
+        if self.committed is None or self.end is None or self.busy:
             return False
-        return self.end > self.committed and self.read >= self.committed
+        return self.end > self.committed
 
 
 class StallWatch:
@@ -81,6 +83,10 @@ class StallWatch:
     def stall_s(self) -> float:
         """How long a partition must look stalled before it is read again."""
         return self._stall_s
+
+    def forget(self) -> None:
+        """Start every partition's wait over (delivery was held back meanwhile)."""
+        self._since.clear()
 
     def due(self, views: Mapping[TP, PartitionView], now: float) -> dict[TP, int]:
         """Partitions to read again, each from its committed offset; each look restarts its wait."""
@@ -106,40 +112,56 @@ def partition_views(app: faust.App) -> dict[TP, PartitionView]:
     """The stream partitions (acked topics) this worker's consumer is assigned, as Faust sees them.
 
     Reads the consumer's own bookkeeping (`_committed_offset`, `_read_offset`, `_acked`,
-    `_unacked_messages`): `tests/unit/streams/test_stalled_partitions.py` pins those upstream.
+    `_unacked_messages`) and the streams' buffers: `tests/unit/streams/test_stalled_partitions.py`
+    pins those upstream.
     """
     consumer: Any = app.consumer
-    in_flight = {message.tp for message in list(consumer._unacked_messages)}
-    acked = {tp for tp, offsets in consumer._acked.items() if offsets}
+    held = {message.tp for message in list(consumer._unacked_messages)}
+    held.update(tp for tp, offsets in consumer._acked.items() if offsets)
+    for queue in _stream_buffers(app):
+        held.update(event.message.tp for event in list(queue._queue))
     views = {}
     for tp in consumer.assignment():
         if not app.topics.acks_enabled_for(tp.topic):
             continue
         views[tp] = PartitionView(
             committed=consumer._committed_offset.get(tp),
-            read=consumer._read_offset.get(tp),
             end=consumer.highwater(tp),
-            busy=tp in in_flight or tp in acked,
+            busy=tp in held,
+            read=consumer._read_offset.get(tp),
         )
     return views
 
 
+def _stream_buffers(app: faust.App) -> list[Any]:
+    """The buffers Faust's conductor delivers fetched events into, one per subscribed topic."""
+    topics: Any = app.topics
+    return [queue for channel in list(topics._topics)
+            if (queue := getattr(channel, "_queue", None)) is not None]
+
+
 def watching(app: faust.App) -> bool:
-    """The consumer's bookkeeping is settled enough to be judged (no rebalance, recovery, pause)."""
+    """Faust delivers freely: records that wait would arrive within a fetch wait."""
     consumer: Any = app.consumer
+    producer_buffer: Any = app.producer.buffer
     return not (app.rebalancing or app.in_recovery or not consumer.flow_active
+                or consumer._buffered_partitions
+                or producer_buffer.size > producer_buffer.max_messages
                 or out_of_contact(app))
 
 
 async def check(app: faust.App, watch: StallWatch) -> None:
     """One look: read every partition again that has stalled long enough; never raises."""
-    if not watching(app):
-        return
     try:
-        due = watch.due(partition_views(app), time.monotonic())
+        if not watching(app):
+            watch.forget()  # a stall counts only while delivery ran freely all along
+            return
+        views = partition_views(app)
+        due = watch.due(views, time.monotonic())
         for tp, committed in due.items():
-            log.warning("consumer.stalled_reread tp=%s committed=%d stalled_s>=%.0f",
-                        tp, committed, watch.stall_s)
+            log.warning("consumer.stalled_reread tp=%s committed=%d read=%s end=%s "
+                        "stalled_s>=%.0f", tp, committed, views[tp].read, views[tp].end,
+                        watch.stall_s)
             metrics.PARTITION_REREADS.labels(tp.topic, "stalled").inc()
             await app.consumer.seek_wait({tp: committed})
     except Exception:

@@ -28,6 +28,7 @@ faust_tuning.patch_seek_uncommitted_partitions()
 faust_tuning.patch_commit_only_from_the_committed_head()
 faust_tuning.patch_group_contact()
 faust_tuning.patch_bulk_recovery()
+faust_tuning.patch_producer_buffer_flush()
 
 
 app = faust.App(

@@ -26,6 +26,7 @@ from faust.stores.memory import Store as MemoryStore
 from faust.tables.recovery import Recovery
 from faust.transport.consumer import Consumer, ThreadDelegateConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
+from faust.transport.producer import ProducerBuffer
 from faust.types import TP
 from faust.worker import Worker
 
@@ -51,6 +52,9 @@ def unpatched() -> Iterator[None]:
     seek_offsets = Recovery._seek_offsets
     Recovery._seek_offsets = getattr(  # type: ignore[method-assign]
         seek_offsets, "__wrapped__", seek_offsets)
+    buffer_flush = ProducerBuffer.flush
+    ProducerBuffer.flush = getattr(  # type: ignore[method-assign]
+        buffer_flush, "__wrapped__", buffer_flush)
     AIOKafkaConsumerThread._create_worker_consumer = getattr(  # type: ignore[method-assign]
         create_consumer, "__wrapped__", create_consumer)
     Worker.on_setup_root_logger = getattr(  # type: ignore[method-assign]
@@ -68,6 +72,7 @@ def unpatched() -> Iterator[None]:
     GroupCoordinator._do_heartbeat, GroupCoordinator._on_join_complete = heartbeat, joined
     faust_tuning.GroupContact.confirmed_at = confirmed_at
     Recovery._seek_offsets = seek_offsets  # type: ignore[method-assign]
+    ProducerBuffer.flush = buffer_flush  # type: ignore[method-assign]
 
 
 def _upstream_create_worker_consumer() -> object:
@@ -463,3 +468,63 @@ def test_bulk_recovery_patch_wraps_the_seek_once() -> None:
     faust_tuning.patch_bulk_recovery()  # again: replaces, does not stack wrappers
     patched: Any = Recovery._seek_offsets
     assert patched is not upstream and patched.__wrapped__ is upstream
+
+
+def test_faust_buffer_flush_still_gives_up_after_a_tenth_of_a_second_without_a_send() -> None:
+    flush_atmost = inspect.getsource(ProducerBuffer.flush_atmost)
+    assert "await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)" in flush_atmost
+    assert "return flushed_messages" in flush_atmost, (
+        "faust changed how its producer buffer flushes: re-check patch_producer_buffer_flush")
+    upstream: Any = getattr(ProducerBuffer.flush, "__wrapped__", ProducerBuffer.flush)
+    assert "await self.flush_atmost(None)" in inspect.getsource(upstream)
+    # The flushes that must cover every table write: before a commit, at a revocation.
+    commit = inspect.getsource(Consumer._commit_offsets)
+    assert commit.index("await self.app.producer.flush()") < commit.index(
+        "did_commit = await self._commit(committable_offsets)")
+    assert "await self.buffer.flush()" in inspect.getsource(Producer.flush)
+
+
+class _SlowBuffer:
+    """What `ProducerBuffer.flush_atmost` reads: records that leave every 0.25 s."""
+
+    state = "running"
+    flush_atmost = ProducerBuffer.flush_atmost
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.message_sent = asyncio.Event()
+
+    async def send_slowly(self) -> None:
+        while self.size:
+            await asyncio.sleep(0.25)
+            self.size -= 1
+            self.message_sent.set()
+
+
+@pytest.mark.usefixtures("unpatched")
+async def test_a_flush_waits_until_the_producer_buffer_is_empty() -> None:
+    upstream = ProducerBuffer.flush
+    buffer = _SlowBuffer(3)
+    sending = asyncio.create_task(buffer.send_slowly())
+    await upstream(buffer)  # type: ignore[arg-type]
+    assert buffer.size == 3  # Faust's flush: nothing left in 0.1 s, so it returned
+    faust_tuning.patch_producer_buffer_flush()
+    faust_tuning.patch_producer_buffer_flush()  # again: replaces the wrapper
+    patched: Any = ProducerBuffer.flush
+    assert patched.__wrapped__ is upstream
+    await patched(buffer)
+    assert buffer.size == 0
+    await sending
+
+
+@pytest.mark.usefixtures("unpatched")
+async def test_a_flush_gives_up_after_its_bound(monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(faust_tuning, "PRODUCER_FLUSH_SECONDS", 0.3)
+    faust_tuning.patch_producer_buffer_flush()
+    buffer = _SlowBuffer(1)  # nothing sends it
+    began = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        await ProducerBuffer.flush(buffer)  # type: ignore[arg-type]
+    assert 0.3 <= time.monotonic() - began < 2
+    assert "producer.flush_incomplete pending=1" in caplog.text

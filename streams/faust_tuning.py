@@ -361,14 +361,14 @@ def _seek_done(seek: asyncio.Future[Any]) -> None:
 
 PRODUCER_FLUSH_SECONDS = 60.0
 """How long a flush of Faust's producer buffer (before each commit, at each revocation) waits for
-the buffer to drain before it gives up and logs `producer.flush_incomplete`."""
+the records buffered when it began before it gives up and logs `producer.flush_incomplete`."""
 
 
 def patch_producer_buffer_flush() -> None:
-    """Make a flush of Faust's producer buffer wait until the buffer is empty.
+    """Make a flush of Faust's producer buffer wait until what it held is acknowledged by Kafka.
 
     Why: a table write (`table[key] = value`) puts its changelog record in Faust's producer
-    buffer, sent to aiokafka by a background task. Faust flushes that buffer before it commits
+    buffer, handed to aiokafka by a background task. Faust flushes that buffer before it commits
     offsets and when partitions are revoked, so that the changelog holds every state the
     committed offsets stand for; but `ProducerBuffer.flush` (`flush_atmost(None)`) returns as
     soon as no record left the buffer for 0.1 s, with records still in it, and the aiokafka flush
@@ -379,26 +379,43 @@ def patch_producer_buffer_flush() -> None:
     views a round behind their PostgreSQL rows after "start B", the load held, every record of
     the new owner's partitions processed and committed).
 
-    The patched flush repeats Faust's until the buffer is empty, for at most
-    `PRODUCER_FLUSH_SECONDS`. Idempotent: calling it again replaces the wrapper.
+    The patched flush waits, for at most `PRODUCER_FLUSH_SECONDS`, until every record that was
+    in the buffer when it began (and the one being handed over) is acknowledged: each is a
+    `FutureMessage` that Faust resolves on Kafka's answer. Records buffered later are not waited
+    for, so a flush ends under a steady stream of table writes. Idempotent: calling it again
+    replaces the wrappers.
     """
     from faust.transport.producer import ProducerBuffer
 
-    current = ProducerBuffer.flush
-    original = getattr(current, "__wrapped__", current)
+    flush = getattr(ProducerBuffer.flush, "__wrapped__", ProducerBuffer.flush)
+    send_pending = getattr(ProducerBuffer._send_pending, "__wrapped__",
+                           ProducerBuffer._send_pending)
 
-    @functools.wraps(original)
-    async def flush(self: Any) -> None:
-        deadline = time.monotonic() + PRODUCER_FLUSH_SECONDS
-        await original(self)
-        while self.size:
-            if time.monotonic() >= deadline:
-                log.warning("producer.flush_incomplete pending=%d waited_s=%.0f", self.size,
-                            PRODUCER_FLUSH_SECONDS)
-                return
-            await original(self)
+    @functools.wraps(send_pending)
+    async def _send_pending(self: Any, fut: Any) -> None:
+        self.__dict__["_handing_over"] = fut
+        try:
+            await send_pending(self, fut)
+        finally:
+            self.__dict__["_handing_over"] = None
 
-    ProducerBuffer.flush = flush  # type: ignore[method-assign]
+    @functools.wraps(flush)
+    async def flush_buffered(self: Any) -> None:
+        held = list(self.pending._queue) if self.pending is not None else []
+        handing_over = self.__dict__.get("_handing_over")
+        if handing_over is not None:
+            held.append(handing_over)
+        await flush(self)
+        waiting = [fut for fut in held if not fut.done()]
+        if not waiting:
+            return
+        _, late = await asyncio.wait(waiting, timeout=PRODUCER_FLUSH_SECONDS)
+        if late:
+            log.warning("producer.flush_incomplete pending=%d waited_s=%.0f", len(late),
+                        PRODUCER_FLUSH_SECONDS)
+
+    ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]
+    ProducerBuffer.flush = flush_buffered  # type: ignore[method-assign]
 
 
 class GroupContact:

@@ -24,6 +24,7 @@ from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.errors import KafkaConnectionError
 from faust.stores.memory import Store as MemoryStore
 from faust.tables.recovery import Recovery
+from faust.topics import Topic
 from faust.transport.consumer import Consumer, ThreadDelegateConsumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Producer
 from faust.transport.producer import ProducerBuffer
@@ -52,9 +53,11 @@ def unpatched() -> Iterator[None]:
     seek_offsets = Recovery._seek_offsets
     Recovery._seek_offsets = getattr(  # type: ignore[method-assign]
         seek_offsets, "__wrapped__", seek_offsets)
-    buffer_flush = ProducerBuffer.flush
+    buffer_flush, send_pending = ProducerBuffer.flush, ProducerBuffer._send_pending
     ProducerBuffer.flush = getattr(  # type: ignore[method-assign]
         buffer_flush, "__wrapped__", buffer_flush)
+    ProducerBuffer._send_pending = getattr(  # type: ignore[method-assign]
+        send_pending, "__wrapped__", send_pending)
     AIOKafkaConsumerThread._create_worker_consumer = getattr(  # type: ignore[method-assign]
         create_consumer, "__wrapped__", create_consumer)
     Worker.on_setup_root_logger = getattr(  # type: ignore[method-assign]
@@ -73,6 +76,7 @@ def unpatched() -> Iterator[None]:
     faust_tuning.GroupContact.confirmed_at = confirmed_at
     Recovery._seek_offsets = seek_offsets  # type: ignore[method-assign]
     ProducerBuffer.flush = buffer_flush  # type: ignore[method-assign]
+    ProducerBuffer._send_pending = send_pending  # type: ignore[method-assign]
 
 
 def _upstream_create_worker_consumer() -> object:
@@ -482,38 +486,57 @@ def test_faust_buffer_flush_still_gives_up_after_a_tenth_of_a_second_without_a_s
     assert commit.index("await self.app.producer.flush()") < commit.index(
         "did_commit = await self._commit(committable_offsets)")
     assert "await self.buffer.flush()" in inspect.getsource(Producer.flush)
+    # What the patch waits for: the buffered FutureMessages, resolved on Kafka's answer.
+    handle = inspect.getsource(ProducerBuffer._handle_pending.fun)
+    assert "msg = await get_pending()" in handle
+    assert "send_pending = self._send_pending" in handle
+    assert "message.set_result(res)" in inspect.getsource(Topic._on_published)
 
 
 class _SlowBuffer:
-    """What `ProducerBuffer.flush_atmost` reads: records that leave every 0.25 s."""
+    """What Faust's buffer flush reads: records handed over and acknowledged every 0.25 s."""
 
     state = "running"
     flush_atmost = ProducerBuffer.flush_atmost
 
     def __init__(self, size: int) -> None:
-        self.size = size
+        self.pending: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
         self.message_sent = asyncio.Event()
+        self.acked: list[asyncio.Future[None]] = []
+        for _ in range(size):
+            self.pending.put_nowait(asyncio.get_running_loop().create_future())
+
+    @property
+    def size(self) -> int:
+        return self.pending.qsize()
 
     async def send_slowly(self) -> None:
         while self.size:
             await asyncio.sleep(0.25)
-            self.size -= 1
+            fut = self.pending.get_nowait()
             self.message_sent.set()
+            await asyncio.sleep(0.05)  # Kafka's answer comes after the hand-over
+            fut.set_result(None)
+            self.acked.append(fut)
 
 
 @pytest.mark.usefixtures("unpatched")
-async def test_a_flush_waits_until_the_producer_buffer_is_empty() -> None:
+async def test_a_flush_waits_until_what_the_buffer_held_is_acknowledged() -> None:
     upstream = ProducerBuffer.flush
     buffer = _SlowBuffer(3)
     sending = asyncio.create_task(buffer.send_slowly())
     await upstream(buffer)  # type: ignore[arg-type]
-    assert buffer.size == 3  # Faust's flush: nothing left in 0.1 s, so it returned
+    assert len(buffer.acked) == 0  # Faust's flush: nothing left in 0.1 s, so it returned
     faust_tuning.patch_producer_buffer_flush()
-    faust_tuning.patch_producer_buffer_flush()  # again: replaces the wrapper
+    faust_tuning.patch_producer_buffer_flush()  # again: replaces the wrappers
     patched: Any = ProducerBuffer.flush
     assert patched.__wrapped__ is upstream
-    await patched(buffer)
-    assert buffer.size == 0
+    later = asyncio.get_running_loop().create_future()
+    flushing = asyncio.create_task(patched(buffer))
+    await asyncio.sleep(0)
+    buffer.pending.put_nowait(later)  # buffered after the flush began: not waited for
+    await flushing
+    assert len(buffer.acked) == 3 and not later.done()
     await sending
 
 

@@ -13,10 +13,14 @@ job total stuck at 0 while its disks moved).
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
+import msgspec
 from pydantic import Field, model_validator
 
+from schemas import fast
 from schemas.event import (
     INT8_MAX,
     Event,
@@ -81,3 +85,58 @@ class BackupProgress(Event):
         if len(indexes) != len(set(indexes)):
             raise ValueError("disks: each disk_index may appear only once")
         return self
+
+
+class DiskReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`DiskProgress` as the stream workers fold it (see `ProgressReport`)."""
+
+    disk_index: Annotated[int, msgspec.Meta(ge=0, lt=MAX_DISKS)]
+    bytes_transferred: Annotated[int, msgspec.Meta(ge=0, le=MAX_DISK_BYTES)]
+    total_bytes: Annotated[int, msgspec.Meta(ge=0, le=MAX_DISK_BYTES)] | None = None
+    progress_percent: fast.Percent | None = None
+    status: fast.Identifier = "transferring"
+
+
+class ProgressReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`BackupProgress` as the stream workers fold it: a msgspec struct (`schemas.fast`),
+    decoded by `decode_progress` to the model's rules; same fields, same values."""
+
+    event_id: uuid.UUID
+    source: fast.Identifier
+    ts: datetime
+    job_id: fast.Identifier
+    job_type: JobType
+    status: JobStatus
+    current_phase: fast.ShortText
+    seq: fast.NonNegativeInt
+    schema_name: Literal["backup.progress/1"] = msgspec.field(default="backup.progress/1",
+                                                              name="schema")
+    bytes_transferred: fast.NonNegativeInt = 0
+    total_bytes: fast.NonNegativeInt = 0
+    transfer_speed_bps: fast.NonNegativeFloat | None = None
+    eta_seconds: fast.Seconds | None = None
+    progress_percent: fast.Percent | None = None
+    error: fast.Text | None = None
+    disks: Annotated[list[DiskReport], msgspec.Meta(max_length=MAX_DISKS)] = []
+
+
+Report = BackupProgress | ProgressReport
+"""A report as the fold takes it: the stream's struct, or the model (HTTP views, tests)."""
+
+
+def _check(report: ProgressReport, latest: datetime | None) -> None:
+    if len({disk.disk_index for disk in report.disks}) != len(report.disks):
+        raise fast.Refused("disks: each disk_index may appear only once")
+    fast.text(report.source + report.job_id + "".join([disk.status for disk in report.disks]),
+              report.current_phase + (report.error or ""))
+    fast.event_time(report.ts, latest)
+
+
+def _from_model(model: BackupProgress) -> ProgressReport:
+    fields = dict(model)
+    fields["disks"] = [DiskReport(**dict(disk)) for disk in model.disks]
+    return ProgressReport(**fields)
+
+
+decode_progress = fast.FastDecoder(ProgressReport, BackupProgress, _check, _from_model)
+"""`schemas.event.decode(BackupProgress, ...)` as a `ProgressReport`, fast (`schemas.fast`)."""

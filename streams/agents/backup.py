@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from schemas.backup import BackupProgress
-from schemas.event import decode, epoch_micros
+from schemas.backup import ProgressReport, decode_progress
+from schemas.event import epoch_micros
 from streams import tables, topics
 from streams.app import settings
 from streams.domain import backup, rollups, windows
@@ -24,7 +24,7 @@ from streams.projections import backup as projection
 from streams.projections.points import SINK as POINTS
 
 
-class BackupJobs(Domain[BackupProgress]):
+class BackupJobs(Domain[ProgressReport]):
     """Progress reports folded into job states, keyed by job_id."""
 
     name = "backup"
@@ -34,16 +34,16 @@ class BackupJobs(Domain[BackupProgress]):
         self.stalled_after_s = stalled_after_s
         self.retention_us = round(retention_s * 1_000_000)
 
-    def decode(self, record: Record, latest: datetime) -> BackupProgress:
-        return decode(BackupProgress, record.value or b"", latest=latest)
+    def decode(self, record: Record, latest: datetime) -> ProgressReport:
+        return decode_progress(record.value or b"", latest=latest)
 
-    def key(self, event: BackupProgress) -> str:
+    def key(self, event: ProgressReport) -> str:
         return event.job_id
 
-    def event_us(self, event: BackupProgress) -> int:
+    def event_us(self, event: ProgressReport) -> int:
         return epoch_micros(event.ts)
 
-    def fold(self, key: str, before: State | None, events: Sequence[BackupProgress],
+    def fold(self, key: str, before: State | None, events: Sequence[ProgressReport],
              now_us: int) -> Step:
         after = backup.apply_events(before, events)
         assert after is not None

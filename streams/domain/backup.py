@@ -62,7 +62,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.alert import Alert
-from schemas.backup import ENDED_STATUSES, BackupProgress
+from schemas.backup import ENDED_STATUSES, Report
 from schemas.event import MAX_SECONDS, epoch_micros
 
 State = dict[str, Any]
@@ -88,7 +88,7 @@ def _percent(done: int, total: int | None) -> float | None:
     return min(100.0, max(0.0, done * 100.0 / total))
 
 
-def _new_job(event: BackupProgress, ts: int) -> State:
+def _new_job(event: Report, ts: int) -> State:
     return {
         "job_id": event.job_id, "job_type": event.job_type, "status": event.status,
         "current_phase": event.current_phase, "version": event.seq, "last_seq": -1,
@@ -99,14 +99,14 @@ def _new_job(event: BackupProgress, ts: int) -> State:
     }
 
 
-def event_bytes(event: BackupProgress) -> int:
+def event_bytes(event: Report) -> int:
     """The job's transferred bytes as the report carries them (its disks' sum, else its own)."""
     if event.disks:
         return sum(disk.bytes_transferred for disk in event.disks)
     return event.bytes_transferred
 
 
-def rank(event: BackupProgress) -> list[Any]:
+def rank(event: Report) -> list[Any]:
     """Where a report stands among its job's reports (see the module): seq, then progress.
 
     [seq, status rank, bytes, event id]: the bytes are also the report's speed sample."""
@@ -134,7 +134,7 @@ def _ends_earlier(order: list[Any], ended: list[Any] | None) -> bool:
     return bool(order[0] == ended[0] and order > ended)
 
 
-def _apply(job: State | None, event: BackupProgress) -> State:
+def _apply(job: State | None, event: Report) -> State:
     ts = epoch_micros(event.ts)
     if job is None:
         job = _new_job(event, ts)
@@ -248,7 +248,7 @@ def _copy(job: State) -> State:
     return {**job, "disks": dict(job["disks"]), "samples": list(job["samples"])}
 
 
-def apply_events(state: State | None, events: Iterable[BackupProgress]) -> State | None:
+def apply_events(state: State | None, events: Iterable[Report]) -> State | None:
     """The job state after `events` (any order, duplicates allowed); `state` is not modified."""
     job = None if state is None else _copy(state)
     for event in events:

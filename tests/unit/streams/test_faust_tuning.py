@@ -53,6 +53,8 @@ def unpatched() -> Iterator[None]:
     seek_offsets = Recovery._seek_offsets
     Recovery._seek_offsets = getattr(  # type: ignore[method-assign]
         seek_offsets, "__wrapped__", seek_offsets)
+    add_gap = Consumer._add_gap
+    Consumer._add_gap = getattr(add_gap, "__wrapped__", add_gap)  # type: ignore[method-assign]
     buffer_flush, send_pending = ProducerBuffer.flush, ProducerBuffer._send_pending
     ProducerBuffer.flush = getattr(  # type: ignore[method-assign]
         buffer_flush, "__wrapped__", buffer_flush)
@@ -76,6 +78,7 @@ def unpatched() -> Iterator[None]:
     faust_tuning.GroupContact.confirmed_at = confirmed_at
     Recovery._seek_offsets = seek_offsets  # type: ignore[method-assign]
     ProducerBuffer.flush = buffer_flush  # type: ignore[method-assign]
+    Consumer._add_gap = add_gap  # type: ignore[method-assign]
     ProducerBuffer._send_pending = send_pending  # type: ignore[method-assign]
 
 
@@ -551,3 +554,28 @@ async def test_a_flush_gives_up_after_its_bound(monkeypatch: pytest.MonkeyPatch,
         await ProducerBuffer.flush(buffer)  # type: ignore[arg-type]
     assert 0.3 <= time.monotonic() - began < 2
     assert "producer.flush_incomplete pending=1" in caplog.text
+
+
+def test_faust_still_fills_skipped_offsets_in_as_a_gap_its_commit_counts_as_done() -> None:
+    drain = inspect.getsource(Consumer._drain_messages)
+    assert "await self._add_gap(tp, r_offset + 1, offset)" in drain, (
+        "faust changed how it records skipped offsets: re-check patch_no_gap_filling")
+    upstream: Any = getattr(Consumer._new_offset, "__wrapped__", Consumer._new_offset)
+    assert "gap_for_tp: IntervalTree = self._gap[tp]" in inspect.getsource(upstream)
+
+
+@pytest.mark.usefixtures("unpatched")
+async def test_a_record_faust_skipped_is_not_committed_over(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # The three-worker test's case: 79 and 81-84 delivered and acked, 80 dropped.
+    tp, consumer = _offsets(79, [79, 81, 82, 83, 84])
+    await Consumer._add_gap(consumer, tp, 80, 81)  # type: ignore[arg-type]
+    assert Consumer._new_offset(consumer, tp) == 82  # type: ignore[arg-type]  # over 80
+    faust_tuning.patch_no_gap_filling()
+    faust_tuning.patch_no_gap_filling()  # again: replaces the wrapper
+    tp, consumer = _offsets(79, [79, 81, 82, 83, 84])
+    with caplog.at_level(logging.WARNING):
+        await Consumer._add_gap(consumer, tp, 80, 81)  # type: ignore[arg-type]
+    assert not consumer._gap[tp]
+    assert "consumer.gap_not_filled" in caplog.text and "missing=80-80" in caplog.text
+    assert Consumer._new_offset(consumer, tp) == 80  # type: ignore[arg-type]  # up to the hole

@@ -281,13 +281,15 @@ def patch_no_gap_filling() -> None:
     gap like acked records; Faust does that for topics with holes of their own (compaction,
     transaction markers). Our stream topics have none: an idempotent producer without
     transactions writes consecutive offsets, and no stream topic is compacted. So a gap is
-    always records Faust fetched and dropped (its read offset moved past them at a rebalance),
+    records Faust fetched and dropped (its read offset moved past them at a rebalance),
     and filling it commits over them unprocessed. Seen in the three-worker fault test: one job's
     last report (offset 80 of its partition, the partition committed at 85) never reached the
     job's state, and its view stayed a round behind for good. Unit-tested on that case.
 
     The patched `_add_gap` logs the gap and records nothing: the commit stops before the first
-    missing record, which is then the hole at the head that the commit guard below reads again.
+    missing record, which is then the hole at the head that the commit guard below reads again;
+    offsets that a re-read does not deliver either (another producer's transaction markers)
+    the guard then counts done.
     Idempotent: calling it again replaces the wrapper.
     """
     from faust.transport.consumer import Consumer
@@ -333,9 +335,11 @@ def patch_commit_only_from_the_committed_head() -> None:
     then (the same long variant, with the guard only: 13 nodes' history rows missing at the end).
     So once a hole at the head has lasted `HEAD_HOLE_REREAD_SECONDS`, the consumer seeks the
     partition back to its committed offset and reads it again from there: the dropped records
-    are processed, the ones after them a second time (the sinks are idempotent). A partition
-    without a committed offset is left as Faust has it. Idempotent: calling it again replaces
-    the wrapper.
+    are processed, the ones after them a second time (the sinks are idempotent). A hole that
+    lasts as long again after that re-read is offsets no fetch delivers (a transaction marker
+    of another producer, a compacted record): it is counted done, as Faust's gap would, and
+    logged `consumer.head_hole_accepted`. A partition without a committed offset is left as
+    Faust has it. Idempotent: calling it again replaces the wrapper.
     """
     from faust.transport.consumer import Consumer
 
@@ -346,13 +350,15 @@ def patch_commit_only_from_the_committed_head() -> None:
     def _new_offset(self: Any, tp: TP) -> int | None:
         acked = self._acked[tp]
         committed = self._committed_offset[tp]
-        holes: dict[TP, float] = self.__dict__.setdefault("_head_holes", {})
+        holes: dict[TP, tuple[int, float, int]] = self.__dict__.setdefault("_head_holes", {})
         if acked and committed:
             starts = [min(acked)]
             starts.extend(interval.begin for interval in self._gap[tp].overlap(0, max(acked)))
             if min(starts) > committed:
-                _reread_if_lasting(self, holes, tp, committed, min(starts))
-                return None
+                if not _hole_outlasted_a_reread(self, holes, tp, committed, min(starts)):
+                    return None
+                # No fetch delivers these offsets: count them done, as Faust's gap does.
+                self._gap[tp].addi(committed, min(starts))
         holes.pop(tp, None)
         result: int | None = original(self, tp)
         return result
@@ -360,14 +366,24 @@ def patch_commit_only_from_the_committed_head() -> None:
     Consumer._new_offset = _new_offset  # type: ignore[method-assign]
 
 
-def _reread_if_lasting(consumer: Any, holes: dict[TP, float], tp: TP, committed: int,
-                       done_from: int) -> None:
-    """Seek `tp` back to `committed` once its head hole has lasted HEAD_HOLE_REREAD_SECONDS."""
+def _hole_outlasted_a_reread(consumer: Any, holes: dict[TP, tuple[int, float, int]], tp: TP,
+                             committed: int, done_from: int) -> bool:
+    """Seek `tp` back to `committed` once its head hole has lasted HEAD_HOLE_REREAD_SECONDS;
+    True once it lasted as long again after a re-read (offsets no fetch delivers)."""
     now = time.monotonic()
-    since = holes.setdefault(tp, now)
+    seen, since, rereads = holes.get(tp, (committed, now, 0))
+    if seen != committed:
+        since, rereads = now, 0
     if now - since < HEAD_HOLE_REREAD_SECONDS:
-        return
-    holes[tp] = now  # the next re-read, if this one does not fill the hole, after as long again
+        holes[tp] = (committed, since, rereads)
+        return False
+    if rereads:
+        log.warning("consumer.head_hole_accepted tp=%s missing=%d-%d (not delivered after a "
+                    "re-read: a transaction marker or a compacted record)", tp, committed,
+                    done_from - 1)
+        holes.pop(tp, None)
+        return True
+    holes[tp] = (committed, now, 1)  # if the re-read does not fill it, accepted after as long
     log.warning("consumer.head_hole_reread tp=%s committed=%d done_from=%d missing_s=%.1f",
                 tp, committed, done_from, now - since)
     metrics.PARTITION_REREADS.labels(tp.topic, "head_hole").inc()
@@ -376,6 +392,7 @@ def _reread_if_lasting(consumer: Any, holes: dict[TP, float], tp: TP, committed:
     seek = asyncio.ensure_future(consumer.seek_wait({tp: committed}))
     _PENDING_SEEKS.add(seek)
     seek.add_done_callback(_seek_done)
+    return False
 
 
 _PENDING_SEEKS: set[asyncio.Future[Any]] = set()

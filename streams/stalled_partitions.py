@@ -72,12 +72,27 @@ class PartitionView:
         return self.end > self.committed
 
 
+@dataclass(slots=True)
+class _Stall:
+    """One partition's stall: on which committed and end offsets, since when, re-read or not."""
+
+    committed: int
+    end: int
+    since: float
+    reread: bool = False
+
+
 class StallWatch:
-    """Which partitions have looked stalled, on which committed offset, since when."""
+    """Which partitions have looked stalled, on which offsets, since when.
+
+    A partition is read again once it looked stalled for `stall_s`; if it still looks so as long
+    after that re-read, on the same offsets, what waits is offsets no fetch delivers (another
+    producer's transaction marker at the end) and it is left alone until its offsets move.
+    """
 
     def __init__(self, stall_s: float = STALL_SECONDS) -> None:
         self._stall_s = stall_s
-        self._since: dict[TP, tuple[int, float]] = {}
+        self._stalls: dict[TP, _Stall] = {}
 
     @property
     def stall_s(self) -> float:
@@ -86,25 +101,32 @@ class StallWatch:
 
     def forget(self) -> None:
         """Start every partition's wait over (delivery was held back meanwhile)."""
-        self._since.clear()
+        self._stalls.clear()
 
     def due(self, views: Mapping[TP, PartitionView], now: float) -> dict[TP, int]:
-        """Partitions to read again, each from its committed offset; each look restarts its wait."""
+        """Partitions to read again, each from its committed offset."""
         due: dict[TP, int] = {}
-        for tp in set(self._since) - set(views):
-            del self._since[tp]
+        for tp in set(self._stalls) - set(views):
+            del self._stalls[tp]
         for tp, view in views.items():
             if not view.stalled():
-                self._since.pop(tp, None)
+                self._stalls.pop(tp, None)
                 continue
-            assert view.committed is not None
-            committed, since = self._since.get(tp, (view.committed, now))
-            if committed != view.committed:
-                committed, since = view.committed, now
-            if now - since >= self._stall_s:
-                due[tp] = committed
-                since = now  # if the re-read does not take, the next one after as long again
-            self._since[tp] = (committed, since)
+            assert view.committed is not None and view.end is not None
+            stall = self._stalls.get(tp)
+            if stall is None or (stall.committed, stall.end) != (view.committed, view.end):
+                self._stalls[tp] = _Stall(view.committed, view.end, now)
+                continue
+            if now - stall.since < self._stall_s:
+                continue
+            if stall.reread:
+                log.warning("consumer.stall_accepted tp=%s offsets=%d-%d (not delivered after a "
+                            "re-read: another producer's transaction marker)", tp,
+                            stall.committed, stall.end - 1)
+                stall.since = float("inf")  # left alone until its offsets move
+                continue
+            due[tp] = stall.committed
+            stall.since, stall.reread = now, True
         return due
 
 

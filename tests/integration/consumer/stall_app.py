@@ -4,7 +4,8 @@ Why it exists: the drop happens in Faust's consumer at a rebalance, by timing; t
 consumer in the very state the drop leaves (its read offset past records it never delivered)
 and lets the real fetcher drop the records produced after that, on a real broker. Each record
 the agent gets is printed as `processed OFFSET`; `injected COMMITTED` once the read offset was
-moved. With `--watch` the stalled-partition watch runs (stall time 2 s).
+moved. With `--watch` the stalled-partition watch runs (stall time 2 s). The worker's commit
+rules apply (no gap filling, the head-hole guard).
 
     python tests/integration/consumer/stall_app.py TOPIC BEFORE [--watch]
 """
@@ -25,14 +26,18 @@ import faust
 from faust.types import TP
 
 from common.settings import WORKER, Settings
-from streams import stalled_partitions
+from streams import faust_tuning, stalled_partitions
 
 parser = argparse.ArgumentParser()
 parser.add_argument("topic")
-parser.add_argument("before", type=int, help="records to process before the read offset moves")
+parser.add_argument("before", type=int,
+                    help="records to process before the read offset moves (-1: never)")
 parser.add_argument("--watch", action="store_true")
 args = parser.parse_args()
 settings = Settings.load(process=WORKER)
+# The worker's commit rules: no gap filled in, a hole at the head read again (`streams.app`).
+faust_tuning.patch_no_gap_filling()
+faust_tuning.patch_commit_only_from_the_committed_head()
 
 app = faust.App(f"stall-{uuid.uuid4().hex[:8]}",
                 broker=f"kafka://{settings.kafka_bootstrap_servers}", store="memory://",
@@ -50,6 +55,11 @@ if args.watch:
 
 def say(line: str) -> None:
     print(line, flush=True)
+
+
+@app.task
+async def announce() -> None:
+    say(f"group {app.conf.id}")
 
 
 @app.agent(topic)

@@ -334,7 +334,7 @@ def test_faust_seeks_in_the_consumer_thread_only_through_seek_wait() -> None:
     assert "self._thread.seek(partition, offset)" in inspect.getsource(
         ThreadDelegateConsumer._seek)
     assert "await self.call_thread(self._seek_wait, consumer, partitions)" in inspect.getsource(
-        AIOKafkaConsumerThread.seek_wait), "re-check _reread_if_lasting's seek"
+        AIOKafkaConsumerThread.seek_wait), "re-check _hole_outlasted_a_reread's seek"
 
 
 @pytest.mark.usefixtures("unpatched")
@@ -362,6 +362,35 @@ async def test_a_hole_at_the_head_that_lasts_is_read_again_from_the_committed_of
     assert tp not in consumer._head_holes
     await asyncio.sleep(0)
     assert sought == [(tp, 2585)]
+
+
+@pytest.mark.usefixtures("unpatched")
+async def test_a_hole_a_reread_does_not_fill_is_counted_done(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    # Another producer's transaction marker at offset 100: no fetch ever delivers it.
+    faust_tuning.patch_commit_only_from_the_committed_head()
+    patched: Any = Consumer._new_offset
+    sought: list[tuple[Any, int]] = []
+
+    async def seek_wait(partitions: dict[Any, int]) -> None:
+        sought.extend(partitions.items())
+
+    monkeypatch.setattr(faust_tuning, "HEAD_HOLE_REREAD_SECONDS", 0.0)
+    tp, consumer = _offsets(100, [101, 102])
+    consumer.seek_wait = seek_wait
+    assert patched(consumer, tp) is None  # first: read again
+    await asyncio.sleep(0)
+    assert sought == [(tp, 100)]
+    with caplog.at_level(logging.WARNING):
+        assert patched(consumer, tp) == 103  # still missing after the re-read: counted done
+    assert "consumer.head_hole_accepted" in caplog.text and "missing=100-100" in caplog.text
+    assert tp not in consumer._head_holes
+    # A hole at a new committed offset starts over: read again first.
+    tp2, other = _offsets(200, [202])
+    other.seek_wait = seek_wait
+    assert patched(other, tp2) is None
+    await asyncio.sleep(0)
+    assert sought[-1] == (tp2, 200)
 
 
 def test_aiokafka_still_keeps_the_time_of_its_last_good_heartbeat_to_itself() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
 from faust.channels import Channel
 from faust.streams import Stream
 from faust.transport.conductor import Conductor, ConductorCompiler
@@ -36,13 +37,21 @@ def test_a_healthy_partition_never_looks_stalled() -> None:
     assert not view(end=None).stalled()  # end unknown before the first fetch
 
 
-def test_a_stall_is_read_again_once_it_lasted_and_then_after_as_long_again() -> None:
+def test_a_stall_is_read_again_once_and_left_alone_if_the_reread_delivers_nothing(
+        caplog: pytest.LogCaptureFixture) -> None:
     watch = StallWatch(stall_s=10)
     assert watch.due({TP0: view()}, now=0) == {}
     assert watch.due({TP0: view()}, now=9.9) == {}
     assert watch.due({TP0: view()}, now=10) == {TP0: 100}
     assert watch.due({TP0: view()}, now=15) == {}
-    assert watch.due({TP0: view()}, now=20) == {TP0: 100}
+    # As long again after the re-read on the same offsets: nothing a fetch delivers (a
+    # transaction marker at the end); no re-read every 10 s for ever.
+    assert watch.due({TP0: view()}, now=20) == {}
+    assert "consumer.stall_accepted" in caplog.text
+    assert watch.due({TP0: view()}, now=1000) == {}
+    # New records behind it: watched again from the start.
+    assert watch.due({TP0: view(end=151)}, now=1001) == {}
+    assert watch.due({TP0: view(end=151)}, now=1011) == {TP0: 100}
 
 
 def test_progress_or_a_lost_partition_restarts_the_wait() -> None:

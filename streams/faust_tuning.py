@@ -336,10 +336,12 @@ def patch_commit_only_from_the_committed_head() -> None:
     So once a hole at the head has lasted `HEAD_HOLE_REREAD_SECONDS`, the consumer seeks the
     partition back to its committed offset and reads it again from there: the dropped records
     are processed, the ones after them a second time (the sinks are idempotent). A hole that
-    lasts as long again after that re-read is offsets no fetch delivers (a transaction marker
-    of another producer, a compacted record): it is counted done, as Faust's gap would, and
-    logged `consumer.head_hole_accepted`. A partition without a committed offset is left as
-    Faust has it. Idempotent: calling it again replaces the wrapper.
+    lasts as long again after that re-read, while the re-read delivered records past it and
+    its own record is nowhere in the worker (not in flight, not in a stream's buffer), is
+    offsets no fetch delivers (a transaction marker of another producer, a compacted record):
+    it is counted done, as Faust's gap would, and logged `consumer.head_hole_accepted`. A
+    partition without a committed offset is left as Faust has it. Idempotent: calling it again
+    replaces the wrapper.
     """
     from faust.transport.consumer import Consumer
 
@@ -378,6 +380,11 @@ def _hole_outlasted_a_reread(consumer: Any, holes: dict[TP, tuple[int, float, in
         holes[tp] = (committed, since, rereads)
         return False
     if rereads:
+        read = consumer._read_offset.get(tp)
+        if read is None or read <= committed or _offset_held(consumer, tp, committed):
+            # The re-read has not passed the hole yet, or delivered its record and that is
+            # still being processed: it fills the hole once acked.
+            return False
         log.warning("consumer.head_hole_accepted tp=%s missing=%d-%d (not delivered after a "
                     "re-read: a transaction marker or a compacted record)", tp, committed,
                     done_from - 1)
@@ -392,6 +399,19 @@ def _hole_outlasted_a_reread(consumer: Any, holes: dict[TP, tuple[int, float, in
     seek = asyncio.ensure_future(consumer.seek_wait({tp: committed}))
     _PENDING_SEEKS.add(seek)
     seek.add_done_callback(_seek_done)
+    return False
+
+
+def _offset_held(consumer: Any, tp: TP, offset: int) -> bool:
+    """The record at `offset` of `tp` is in the worker: taken by a stream and unacked, or in a
+    stream's buffer (where Faust's conductor puts fetched events)."""
+    if any(m.tp == tp and m.offset == offset for m in list(consumer._unacked_messages)):
+        return True
+    for channel in list(consumer.app.topics._topics):
+        queue = getattr(channel, "_queue", None)
+        if queue is not None and any(e.message.tp == tp and e.message.offset == offset
+                                     for e in list(queue._queue)):
+            return True
     return False
 
 

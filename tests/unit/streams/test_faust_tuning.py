@@ -13,6 +13,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import faust
@@ -301,7 +302,10 @@ def _offsets(committed: int | None, acked: list[int],
         tree.addi(begin, end)
     return tp, SimpleNamespace(_acked={tp: list(acked)}, _committed_offset={tp: committed},
                                _gap=defaultdict(IntervalTree, {tp: tree}),
-                               _acked_index=defaultdict(set, {tp: set(acked)}))
+                               _acked_index=defaultdict(set, {tp: set(acked)}),
+                               _read_offset={tp: max(acked, default=None)},
+                               _unacked_messages=[],
+                               app=SimpleNamespace(topics=SimpleNamespace(_topics=[])))
 
 
 @pytest.mark.usefixtures("unpatched")
@@ -381,6 +385,21 @@ async def test_a_hole_a_reread_does_not_fill_is_counted_done(
     assert patched(consumer, tp) is None  # first: read again
     await asyncio.sleep(0)
     assert sought == [(tp, 100)]
+    # Not yet past the hole after the seek (the read offset is back at it): wait.
+    consumer._read_offset[tp] = 100
+    assert patched(consumer, tp) is None
+    consumer._read_offset[tp] = 102
+    # Its record came after all and is being processed, or waits in a stream's buffer: wait.
+    record = SimpleNamespace(tp=tp, offset=100)
+    consumer._unacked_messages = [record]
+    assert patched(consumer, tp) is None
+    consumer._unacked_messages = []
+    buffer: asyncio.Queue[Any] = asyncio.Queue()
+    buffer.put_nowait(SimpleNamespace(message=record))
+    consumer.app.topics._topics = [SimpleNamespace(_queue=buffer)]
+    assert patched(consumer, tp) is None
+    consumer.app.topics._topics = []
+    assert sought == [(tp, 100)]  # one re-read only
     with caplog.at_level(logging.WARNING):
         assert patched(consumer, tp) == 103  # still missing after the re-read: counted done
     assert "consumer.head_hole_accepted" in caplog.text and "missing=100-100" in caplog.text

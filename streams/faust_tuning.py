@@ -407,12 +407,16 @@ def _offset_held(consumer: Any, tp: TP, offset: int) -> bool:
     stream's buffer (where Faust's conductor puts fetched events)."""
     if any(m.tp == tp and m.offset == offset for m in list(consumer._unacked_messages)):
         return True
-    for channel in list(consumer.app.topics._topics):
-        queue = getattr(channel, "_queue", None)
-        if queue is not None and any(e.message.tp == tp and e.message.offset == offset
-                                     for e in list(queue._queue)):
-            return True
-    return False
+    return any(event.message.tp == tp and event.message.offset == offset
+               for event in buffered_events(consumer.app))
+
+
+def buffered_events(app: Any) -> list[Any]:
+    """The events fetched and waiting in the streams' buffers (Faust's conductor puts each in
+    its subscribed channel's own queue until a stream takes it)."""
+    return [event for channel in list(app.topics._topics)
+            if (queue := getattr(channel, "_queue", None)) is not None
+            for event in list(queue._queue)]
 
 
 _PENDING_SEEKS: set[asyncio.Future[Any]] = set()

@@ -39,7 +39,7 @@ import faust
 from faust.types import TP
 
 from streams import metrics
-from streams.faust_tuning import out_of_contact
+from streams.faust_tuning import buffered_events, out_of_contact
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,7 @@ def partition_views(app: faust.App) -> dict[TP, PartitionView]:
     consumer: Any = app.consumer
     held = {message.tp for message in list(consumer._unacked_messages)}
     held.update(tp for tp, offsets in consumer._acked.items() if offsets)
-    for queue in _stream_buffers(app):
-        held.update(event.message.tp for event in list(queue._queue))
+    held.update(event.message.tp for event in buffered_events(app))
     views = {}
     for tp in consumer.assignment():
         if not app.topics.acks_enabled_for(tp.topic):
@@ -153,13 +152,6 @@ def partition_views(app: faust.App) -> dict[TP, PartitionView]:
             read=consumer._read_offset.get(tp),
         )
     return views
-
-
-def _stream_buffers(app: faust.App) -> list[Any]:
-    """The buffers Faust's conductor delivers fetched events into, one per subscribed topic."""
-    topics: Any = app.topics
-    return [queue for channel in list(topics._topics)
-            if (queue := getattr(channel, "_queue", None)) is not None]
 
 
 def watching(app: faust.App) -> bool:

@@ -8,9 +8,12 @@ reproduces the figures). The worker (`streams.app`) and the Faust floor benchmar
 (`bench/faust_floor.py`) both take their configuration from here, so the benchmark measures what
 the worker runs.
 
-Two internals are relied on without patching them, and pinned the same way:
+Three internals are relied on without patching them, and pinned the same way:
 - `committed_offset`: Faust's consumer keeps the last committed offset per partition
   (`Consumer._committed_offset`); the sweeps read it to tell a taken-over partition's backlog.
+- `kafka_producer`: the aiokafka producer under Faust's (`Producer._ensure_producer`), and
+  aiokafka's `create_batch`, `send_batch` and `_partition` (its partitioner on a key), which
+  `streams.kafka_batches` sends the changelogs and points with.
 - `take_events` acknowledges its batch in a `finally` (faust-streaming #527/#189), also when the
   agent is cancelled mid-batch; the agent loop (`streams.pipeline.agent.consume`) holds an extra
   reference on every message in flight (`Message.incref` / `decref`) so that this `finally`
@@ -37,6 +40,7 @@ from streams import metrics
 
 if TYPE_CHECKING:
     import faust
+    from aiokafka import AIOKafkaProducer
     from faust.types import TP
 
 log = logging.getLogger(__name__)
@@ -610,3 +614,10 @@ def committed_offset(app: faust.App, tp: TP) -> int | None:
     committed: Any = app.consumer._committed_offset  # type: ignore[attr-defined]
     offset: int | None = committed.get(tp)
     return offset
+
+
+def kafka_producer(app: faust.App) -> AIOKafkaProducer:
+    """The aiokafka producer under Faust's, for `streams.kafka_batches` (the worker's one
+    producer: its connections, settings and partitioner). Faust starts it with the app."""
+    producer: AIOKafkaProducer = app.producer._ensure_producer()  # type: ignore[attr-defined]
+    return producer

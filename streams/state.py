@@ -10,6 +10,11 @@ timer can sweep only the partitions this worker actively owns (`owned_items`).
 Values are JSON-compatible dicts (the orjson codec). Each value stores its partition under
 `PARTITION_FIELD`, so the ownership filter also works for keys restored from the changelog.
 Call `put` synchronously after `get` (no `await` in between): agents and timers share the loop.
+A write sets the value at once and keeps its changelog record pending (`streams.kafka_batches`,
+one aiokafka batch per partition instead of Faust's per-record `send_changelog`); `flush` sends
+the pending records and returns once Kafka acknowledged them (the runtime's step 7). The records
+are encoded as Faust's `send_changelog` encodes them (raw or JSON keys, the orjson codec), so
+Faust's recovery and `streams.bulk_recovery` read them back as before.
 
 `WindowedState` does the same for a key's event-time window rollups (`streams.domain.windows`):
 a Faust tumbling windowed table of 1-minute panes keyed `(key, (start, end))` as Faust keys
@@ -25,12 +30,15 @@ from datetime import timedelta
 from typing import Any
 
 import faust
+from faust.serializers import codecs
 from faust.types import TP
 
+from schemas import codec
 from streams import metrics
 from streams.app import app
 from streams.domain import windows as w
-from streams.faust_tuning import out_of_contact
+from streams.faust_tuning import kafka_producer, out_of_contact
+from streams.kafka_batches import KafkaBatches
 
 PARTITION_FIELD = "_partition"
 
@@ -44,6 +52,10 @@ def _serialized(table: Any, key_serializer: str) -> None:
     table.value_serializer = "orjson"
     # app.Table() already built the changelog topic with "json"; rebuild it with the above.
     table.changelog_topic = table._new_changelog_topic()
+
+
+def _changelog_batches() -> KafkaBatches:
+    return KafkaBatches(lambda: kafka_producer(app))
 
 
 class WindowedState:
@@ -61,6 +73,13 @@ class WindowedState:
         window = self.table.window
         assert window is not None
         self.window = window
+        self.changelog = _changelog_batches()
+        self.changelog_topic: str = self.table.changelog_topic.get_topic_name()
+
+    def _send(self, partition: int, windowed: tuple[str, tuple[float, float]],
+              value: w.Aggregate | None) -> None:
+        self.changelog.add(self.changelog_topic, partition, codecs.dumps("json", windowed),
+                           None if value is None else codec.dumps(value))
 
     def _key(self, key: str, pane: int) -> tuple[str, tuple[float, float]]:
         return key, self.window.current(pane)
@@ -71,13 +90,13 @@ class WindowedState:
         for pane in update.expired:
             windowed = self._key(key, pane)
             if data.pop(windowed, None) is not None:
-                self.table.send_changelog(partition, windowed, None, value_serializer="raw")
+                self._send(partition, windowed, None)
         for pane, agg in update.panes.items():
             windowed = self._key(key, pane)
             current = data.get(windowed)
             value = agg if current is None else update.merge(current, agg)
             data[windowed] = value
-            self.table.send_changelog(partition, windowed, value)
+            self._send(partition, windowed, value)
         if update.late:
             metrics.WINDOW_LATE_EVENTS.labels(self.name).inc(update.late)
 
@@ -86,7 +105,7 @@ class WindowedState:
         for pane in w.held_panes(watermark_us):
             windowed = self._key(key, pane)
             if self.table.data.pop(windowed, None) is not None:
-                self.table.send_changelog(partition, windowed, None, value_serializer="raw")
+                self._send(partition, windowed, None)
 
     def panes(self, key: str, watermark_us: int | None) -> dict[int, w.Aggregate]:
         """The key's held panes: pane start -> aggregate."""
@@ -122,6 +141,8 @@ class KeyedState:
         )
         # Raw keys keep the changelog co-partitioned with the source topic for table_route.
         _serialized(self.table, "raw")
+        self.changelog = _changelog_batches()
+        self.changelog_topic: str = self.table.changelog_topic.get_topic_name()
 
     def get(self, key: str) -> State | None:
         value: State | None = self.table.data.get(key)
@@ -130,13 +151,13 @@ class KeyedState:
     def put(self, key: str, value: State, partition: int) -> None:
         value[PARTITION_FIELD] = partition
         self.table.data[key] = value
-        self.table.send_changelog(partition, key.encode(), value)
+        self.changelog.add(self.changelog_topic, partition, key.encode(), codec.dumps(value))
 
     def delete(self, key: str, partition: int) -> None:
         """Forget the key here and tombstone it in the changelog (recovery drops it too), and
         its window rollups."""
         before = self.table.data.pop(key, None)
-        self.table.send_changelog(partition, key.encode(), None, value_serializer="raw")
+        self.changelog.add(self.changelog_topic, partition, key.encode(), None)
         if self.windows is not None:
             self.windows.delete(key, w.watermark_of(before), partition)
 
@@ -144,6 +165,14 @@ class KeyedState:
         if self.windows is None:
             raise AssertionError(f"table {self.table.name} keeps no window rollups")
         self.windows.put(key, windows, partition)
+
+    async def flush(self) -> None:
+        """Send the changelog records of every write so far, the window rollups' first (a
+        state never refers to panes missing from the changelog); return once Kafka
+        acknowledged them all."""
+        if self.windows is not None:
+            await self.windows.changelog.send()
+        await self.changelog.send()
 
     @staticmethod
     def partition_of(value: State) -> int:

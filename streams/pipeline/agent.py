@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import faust
 from faust.types import TP
@@ -31,39 +31,44 @@ from schemas.deadletter import DeadLetter
 from schemas.event import epoch_micros, now_utc
 from streams import metrics
 from streams.faust_tuning import committed_offset
+from streams.kafka_batches import KafkaBatches
 from streams.pipeline.domain import Record
 from streams.pipeline.policy import Backoff
 from streams.pipeline.runtime import Pipeline, Rejection
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
 
 log = logging.getLogger(__name__)
 
 
 class KafkaOutbound:
-    """Alerts to the alerts topic (key: subject), dead letters to the dead-letter topic."""
+    """Alerts to the alerts topic (key: subject), dead letters to the dead-letter topic, a batch
+    per partition (`streams.kafka_batches`)."""
 
-    def __init__(self, alerts: faust.TopicT, deadletter: faust.TopicT) -> None:
-        self.alerts_topic = alerts
-        self.deadletter_topic = deadletter
+    def __init__(self, alerts: faust.TopicT, deadletter: faust.TopicT,
+                 producer: Callable[[], AIOKafkaProducer]) -> None:
+        self.alerts_topic = alerts.get_topic_name()
+        self.deadletter_topic = deadletter.get_topic_name()
+        self.producer = producer
 
     async def alerts(self, alerts: Sequence[Alert]) -> None:
-        pending = []
+        batches = KafkaBatches(self.producer)
         for alert in alerts:
             log.info("alert kind=%s subject=%r state=%s at=%s", alert.kind, alert.subject,
                      alert.state, alert.at.isoformat())
-            pending.append(await self.alerts_topic.send(key=alert.subject.encode(),
-                                                        value=alert.encode()))
-        await asyncio.gather(*pending)
+            batches.add(self.alerts_topic, None, alert.subject.encode(), alert.encode())
+        await batches.send()
 
     async def dead_letters(self, rejections: Sequence[Rejection]) -> None:
-        pending = []
+        batches = KafkaBatches(self.producer)
         for rejection in rejections:
             record = rejection.record
             letter = DeadLetter.of(record.value or b"", rejection.reason,
                                    list(rejection.errors), topic=record.topic,
                                    partition=record.partition, offset=record.offset)
-            pending.append(await self.deadletter_topic.send(key=record.key,
-                                                            value=letter.encode()))
-        await asyncio.gather(*pending)
+            batches.add(self.deadletter_topic, None, record.key, letter.encode())
+        await batches.send()
 
 
 def now_us() -> int:

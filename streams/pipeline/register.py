@@ -13,6 +13,7 @@ from typing import Any
 
 from streams import metrics, topics
 from streams.app import app, settings
+from streams.faust_tuning import kafka_producer
 from streams.pipeline import agent
 from streams.pipeline.domain import Domain
 from streams.pipeline.health import health
@@ -39,7 +40,8 @@ def postgres() -> PostgresSink:
 
 @functools.cache
 def points() -> TopicSink:
-    return TopicSink(topics.points, POINTS, coalesce)
+    return TopicSink(topics.points.get_topic_name(), POINTS, lambda: kafka_producer(app),
+                     coalesce)
 
 
 def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sink], *,
@@ -54,8 +56,9 @@ def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sin
     records instead of BATCH_MAX_LINES bounds a batch of large records.
     """
     within = settings.batch_wait_seconds if batch_wait_s is None else batch_wait_s
+    outbound = agent.KafkaOutbound(topics.alerts, topics.deadletter, lambda: kafka_producer(app))
     pipeline: Pipeline[Any] = Pipeline(
-        domain, store, sinks, agent.KafkaOutbound(topics.alerts, topics.deadletter), health,
+        domain, store, sinks, outbound, health,
         max_clock_skew_s=settings.max_clock_skew_seconds, on_retry=metrics.record_retry)
     PIPELINES.append((pipeline, source))
     metrics.start_reread_counts(source.get_topic_name())

@@ -14,7 +14,8 @@ outage loses or duplicates something. `Pipeline.process` is that order, for one 
        dropped, and the later sinks do not get them.
     5. Announce the alerts of the keys that were written, and wait for Kafka's acknowledgement.
     6. Send the dead letters, and wait for Kafka's acknowledgement.
-    7. Store the new states (and tombstones) in the table, with the keys' window rollups.
+    7. Store the new states (and tombstones) in the table, with the keys' window rollups, and
+       wait for Kafka's acknowledgement of their changelog records.
     8. Return: only now may the caller acknowledge the batch's offsets.
 
 A crash anywhere before step 8 re-delivers the batch against the same stored states, so steps 2-4
@@ -94,6 +95,11 @@ class Store(Protocol):
     def delete(self, key: str, partition: int) -> None: ...
 
     def put_windows(self, key: str, windows: WindowUpdate, partition: int) -> None: ...
+
+    async def flush(self) -> None:
+        """Return once everything `put`, `delete` and `put_windows` wrote so far is durable
+        (the changelog records acknowledged); a failure leaves them to the next flush."""
+        ...
 
     def owned_items(self) -> Iterable[tuple[str, State]]: ...
 
@@ -414,6 +420,7 @@ class Pipeline(Generic[E]):
                 report.stored += 1
             if step.delete or step.state is not None:
                 report.changed_keys.append(key)
+        await self.store.flush()
         report.keys = len(pending)
         report.alerts = len(alerts)
         return True

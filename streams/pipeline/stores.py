@@ -28,6 +28,9 @@ class NoState:
     def put_windows(self, key: str, windows: WindowUpdate, partition: int) -> None:
         raise AssertionError("a stateless pipeline stored window rollups")
 
+    async def flush(self) -> None:
+        return None
+
     def owned_items(self) -> list[tuple[str, dict[str, Any]]]:
         return []
 
@@ -65,6 +68,10 @@ class DictStore:
         for pane, agg in windows.panes.items():
             current = self.panes.get((key, pane))
             self.panes[key, pane] = agg if current is None else windows.merge(current, agg)
+
+    async def flush(self) -> None:
+        """A dict holds what it was given at once."""
+        return None
 
     def owned_items(self) -> list[tuple[str, State]]:
         return list(self.data.items())

@@ -3,21 +3,26 @@
 Why it exists: the TSDB must never hold the PostgreSQL projections back, and must still get every
 point after an outage. So a pipeline writes its points to the points topic (a fast, durable,
 always-local write), and the TSDB pipeline (`streams.agents.tsdb`) drains that topic into the
-TSDB with offsets of its own. `classify` decides what a producer error means: a record larger than
-the broker takes is rejected, every other Kafka error is the broker being unavailable.
+TSDB with offsets of its own. The records go a batch per partition (`streams.kafka_batches`),
+partitioned by key as Faust's `topic.send` partitions them. `classify` decides what a producer
+error means: a record larger than the broker takes is rejected, every other Kafka error is the
+broker being unavailable.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import faust
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 
+from streams.kafka_batches import KafkaBatches
 from streams.pipeline.sink import Sink, SinkRejected, SinkUnavailable, classified
 from streams.sinks.message import Message
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
 
 
 def classify(exc: BaseException) -> SinkUnavailable | SinkRejected | None:
@@ -35,13 +40,17 @@ class TopicSink(Sink):
     """Sends `streams.sinks.message.Message`s to a topic, `combine`d into the records written
     (as they are, by default); returns once Kafka acknowledged all."""
 
-    def __init__(self, topic: faust.TopicT, name: str, combine: Combine = list) -> None:
+    def __init__(self, topic: str, name: str, producer: Callable[[], AIOKafkaProducer],
+                 combine: Combine = list) -> None:
         self.topic = topic
         self.name = name
+        self.producer = producer
         self.combine = combine
 
     async def write(self, records: Sequence[Any]) -> None:
+        # A batch of its own each write: what Kafka refused is the runtime's to retry or reject.
+        batches = KafkaBatches(self.producer)
+        for message in self.combine(records):
+            batches.add(self.topic, None, message.key, message.value)
         with classified(classify):
-            pending = [await self.topic.send(key=message.key, value=message.value)
-                       for message in self.combine(records)]
-            await asyncio.gather(*pending)
+            await batches.send()

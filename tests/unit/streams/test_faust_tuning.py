@@ -208,6 +208,28 @@ def test_faust_consumers_still_keep_committed_offsets_per_partition() -> None:
     assert "self._committed_offset.update(" in inspect.getsource(Consumer.perform_seek)
 
 
+def test_faust_still_keeps_its_aiokafka_producer_behind_ensure_producer() -> None:
+    from faust.transport.drivers.aiokafka import Producer
+
+    source = inspect.getsource(Producer._ensure_producer)
+    assert "return self._producer" in source, (
+        "faust changed how it holds its aiokafka producer: fix faust_tuning.kafka_producer")
+    assert "producer = self._producer = self._new_producer()" in inspect.getsource(
+        Producer.on_start)
+
+
+def test_aiokafka_still_batches_and_partitions_as_kafka_batches_calls_it() -> None:
+    from aiokafka import AIOKafkaProducer
+
+    assert list(inspect.signature(AIOKafkaProducer._partition).parameters) == [
+        "self", "topic", "partition", "key", "value", "serialized_key", "serialized_value"], (
+        "aiokafka changed its partitioner call: fix streams.kafka_batches._partition_of")
+    assert list(inspect.signature(AIOKafkaProducer.send_batch).parameters) == [
+        "self", "batch", "topic", "partition"]
+    assert "return self._message_accumulator.create_builder(" in inspect.getsource(
+        AIOKafkaProducer.create_batch)
+
+
 def test_take_events_still_acks_its_batch_in_a_finally_by_reference_count() -> None:
     from faust.streams import Stream
     from faust.types.tuples import Message

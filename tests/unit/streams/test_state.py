@@ -26,3 +26,28 @@ def test_the_windowed_table_declares_one_minute_panes_and_their_keep() -> None:
     assert node_rollups.rollup is rollups.NODE
     table: Any = node_rollups.table
     assert table.key_serializer == "json"
+
+
+def test_changelog_records_are_encoded_as_faust_encodes_them() -> None:
+    # Recovery (Faust's and streams.bulk_recovery) decodes what Faust's send_changelog encodes.
+    from streams.tables import jobs
+
+    value = {"job_id": "j1", "bytes": 7, "at": "2026-12-02T10:00:00Z", "_partition": 3}
+    windowed = node_rollups._key("n1", 1_800_000_060)
+    pane = {"n": 2, "sum": 1.5}
+    for state, key, stored_key, stored in (
+            (jobs, "j1", b"j1", value), (node_rollups, windowed, windowed, pane)):
+        table: Any = state.table
+        topic = table.changelog_topic
+        state.changelog.pending.clear()
+        if state is jobs:
+            jobs.put(key, dict(value), 3)
+            jobs.table.data.pop(key)
+        else:
+            node_rollups._send(3, windowed, pane)
+        [record] = state.changelog.pending
+        state.changelog.pending.clear()
+        assert record.topic == topic.get_topic_name()
+        assert record.partition == 3
+        assert record.key == topic.prepare_key(stored_key, table.key_serializer, None, {})[0]
+        assert record.value == topic.prepare_value(stored, table.value_serializer, None, {})[0]

@@ -9,8 +9,9 @@ of each job `completed`) to the topic of an isolated prefix, then measures in th
   (`bench/faust_floor.py`), i.e. what Faust's per-message dispatch alone allows;
 - end to end: a `fleetstream worker` started on the topic, timed from its first row in
   PostgreSQL until every job's final state is there (and from process start, for reference);
-and prints both, their ratio, the worker's peak RSS and (with --profile) the top of a cProfile
-of the worker process.
+and prints both, their ratio, the worker's peak RSS, its batches (count and mean size, from its
+`/metrics`) and (with --profile) where a py-spy recording of the first worker spent its samples
+(`bench/py_spy.py`: the worker is asyncio code, which cProfile distorts).
 
     python bench/backup_pipeline.py [--jobs 1000] [--disks 4] [--updates 50] [--profile]
         [--workers 2 --partitions 8]
@@ -20,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import os
-import pstats
 import signal
 import sys
 import tempfile
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import NamedTuple
@@ -36,6 +36,9 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import py_spy
 from common.settings import read_dotenv
 from producers.backup import progress_event
 from schemas.backup import BackupProgress
@@ -176,12 +179,27 @@ async def count_jobs(url: str, where: str = "true", table: str = "backup_jobs") 
 
 class WorkerRun(NamedTuple):
     """A timed worker run: first row and all-final times (perf_counter), the largest worker's
-    peak RSS, and the CPU seconds all workers spent (user + system, start-up included)."""
+    peak RSS, the CPU seconds all workers spent (user + system, start-up included), and the
+    backup pipeline's batches (count, events) summed over the workers."""
 
     first_row: float
     finished: float
     rss_mib: float
     cpu_s: float
+    batches: int
+    batched_events: int
+
+
+def backup_batches(port: int) -> tuple[int, int]:
+    """(batches, events in them) of a worker's backup pipeline, from its `/metrics`."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    found = {}
+    for line in text.splitlines():
+        for field in ("count", "sum"):
+            if line.startswith(f'fleetstream_batch_size_{field}{{pipeline="backup"}}'):
+                found[field] = int(float(line.rsplit(" ", 1)[1]))
+    return found.get("count", 0), found.get("sum", 0)
 
 
 async def run_worker(args: argparse.Namespace, env: dict[str, str], tmp: Path,
@@ -189,8 +207,6 @@ async def run_worker(args: argparse.Namespace, env: dict[str, str], tmp: Path,
     """Run `workers` workers of one group until every job is final. Each worker has a web port
     and data dir of its own."""
     command = [sys.executable, "-m", "fleetstream.cli", "worker"]
-    if args.profile:
-        command = [sys.executable, "-m", "cProfile", "-o", str(profile_path), *command[1:]]
     started = time.perf_counter()
     processes = []
     for n in range(workers):
@@ -199,6 +215,7 @@ async def run_worker(args: argparse.Namespace, env: dict[str, str], tmp: Path,
         with (tmp / f"worker-{n}.log").open("wb") as log:
             processes.append(await asyncio.create_subprocess_exec(
                 *command, env=own, cwd=REPO, stdout=log, stderr=asyncio.subprocess.STDOUT))
+    recorder = py_spy.record(processes[0].pid, profile_path) if args.profile else None
     try:
         first_row = None
         while await count_jobs(db_url, "status = 'completed'") < args.jobs:
@@ -211,12 +228,17 @@ async def run_worker(args: argparse.Namespace, env: dict[str, str], tmp: Path,
         finished = time.perf_counter()
         rss = max(peak_rss_mib(worker.pid) for worker in processes)
         cpu = sum(cpu_seconds(worker.pid) for worker in processes)
+        batches = [await asyncio.to_thread(backup_batches, int(env["FLEETSTREAM_WEB_PORT"]) + n)
+                   for n in range(workers)]
     finally:
+        if recorder is not None:
+            py_spy.stop(recorder)
         for worker in processes:
             worker.send_signal(signal.SIGTERM)
         for worker in processes:
             await asyncio.wait_for(worker.wait(), 60)
-    return WorkerRun(first_row or started, finished, rss, cpu)
+    return WorkerRun(first_row or started, finished, rss, cpu, sum(b for b, _ in batches),
+                     sum(e for _, e in batches))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -257,10 +279,10 @@ async def run(args: argparse.Namespace) -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-backup-"))
     env = worker_env(stack, prefix, run_id, db_url, tmp, args.partitions, args.web_port)
-    profile_path = tmp / "worker.prof"
+    profile_path = tmp / "worker.py-spy.txt"
     proc_started = time.perf_counter()
-    first_row, finished, rss, cpu = await run_worker(args, env, tmp, profile_path, db_url,
-                                                     args.workers)
+    first_row, finished, rss, cpu, batches, batched = await run_worker(
+        args, env, tmp, profile_path, db_url, args.workers)
     end_to_end = total / (finished - first_row)
     print(f"pipeline, {args.workers} worker(s), first row -> all final: {end_to_end:10.0f} "
           f"events/s ({finished - first_row:.1f}s; {1e6 * cpu / total:.0f} us CPU/event, "
@@ -269,11 +291,11 @@ async def run(args: argparse.Namespace) -> None:
     print(f"ratio pipeline / ceiling:         {end_to_end / raw:10.2f}")
     print(f"ratio pipeline / faust no-op:     {end_to_end / floor:10.2f}")
     print(f"worker peak RSS:                  {rss:10.0f} MiB")
+    print(f"backup batches:                   {batches:10d} (mean {batched / max(batches, 1):.0f}"
+          " events)")
     if args.profile:
-        out = io.StringIO()
-        stats = pstats.Stats(str(profile_path), stream=out)
-        stats.sort_stats("tottime").print_stats(25)
-        print(out.getvalue())
+        print(f"py-spy of worker 0 (raw: {profile_path}):")
+        print(py_spy.summary(profile_path))
 
 
 def main() -> None:
@@ -286,7 +308,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="worker processes in the group (one per core; use 8 partitions)")
     parser.add_argument("--profile", action="store_true",
-                        help="run the worker under cProfile and print where its time goes")
+                        help="record the first worker with py-spy and print where its samples went")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -24,8 +24,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +36,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import py_spy
 from bench.retention import rss_mib
 from fleetstream.stack import Stack
 from producers.backup import progress_event
@@ -125,19 +124,6 @@ async def views_answer(url: str, paths: list[str]) -> bool:
     return True
 
 
-def py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
-    """py-spy recording `pid` into `out` until it is sent SIGINT (`stop_py_spy`)."""
-    binary = Path(sys.executable).parent / "py-spy"
-    return subprocess.Popen([str(binary), "record", "--pid", str(pid), "--format", "raw",
-                             "--rate", "100", "--nonblocking", "--output", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def stop_py_spy(recorder: subprocess.Popen[bytes]) -> None:
-    recorder.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-    recorder.wait(60)
-
-
 async def run(keys: int, partitions: int, tmp: Path, profile: Path | None) -> None:
     stack_env = read_env_file(Stack(REPO / ".stack").env_file)
     env = base_env(stack_env, tmp)
@@ -199,7 +185,7 @@ async def measure(app: AppEnv, env: dict[str, str], keys: int, partitions: int, 
     worker = WorkerProcess(env, tmp / "restarted.log").start()
     app.workers.append(worker)
     assert worker.proc is not None
-    recorder = py_spy(worker.proc.pid, profile) if profile else None
+    recorder = py_spy.record(worker.proc.pid, profile) if profile else None
     await worker.wait_ready(timeout=600)  # Faust's "Ready": recovery done
     ready = time.monotonic() - started
     print(f"restarted worker ready (recovery done) {ready:.1f} s after start", flush=True)
@@ -207,7 +193,7 @@ async def measure(app: AppEnv, env: dict[str, str], keys: int, partitions: int, 
                    what="views for keys on every partition")
     serving = time.monotonic() - started
     if recorder is not None:
-        stop_py_spy(recorder)
+        py_spy.stop(recorder)
         shutil.copy(worker.log_path, f"{profile}.log")
     rss, cpu = rss_mib(worker.proc.pid), cpu_seconds(worker.proc.pid)
     try:

@@ -3,10 +3,11 @@
 Why it exists: the worker's throughput is Faust's per-message cost plus ours; this measures ours
 as a number of its own. The same backup events as `bench/backup_pipeline.py` (jobs x disks x
 updates, by round) go through `Pipeline.process` with the real backup domain (decode, fold,
-project rows and points) in batches of BATCH_MAX_LINES, into sinks that keep nothing, a dict
-as the table, and an outbound that sends nothing. One process, one core.
+project rows and points) in batches of FLEETSTREAM_BATCH_MAX_EVENTS (the size the worker's
+batches grow to while a backlog waits; `--batch` for another), into sinks that keep nothing, a
+dict as the table, and an outbound that sends nothing. One process, one core.
 
-    python bench/runtime.py [--jobs 1000] [--disks 4] [--updates 50] [--runs 3]
+    python bench/runtime.py [--jobs 1000] [--disks 4] [--updates 50] [--runs 3] [--batch N]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.backup_pipeline import Rate, make_events
 from common import gc_policy
+from common.settings import SETTINGS
 from schemas.alert import Alert
 from streams.domain.backup import SAMPLE_WINDOW
 from streams.pipeline.domain import Domain, Record
@@ -32,7 +34,8 @@ from streams.pipeline.runtime import Pipeline, Rejection
 from streams.pipeline.sink import Sink
 from streams.pipeline.stores import DictStore
 
-BATCH = 2000
+BATCH = next(int(s.default or 0) for s in SETTINGS if s.attr == "batch_max_events")
+"""The worker's FLEETSTREAM_BATCH_MAX_EVENTS default."""
 
 
 class Discard(Sink):
@@ -64,14 +67,14 @@ def backup_domain() -> Domain[Any]:
     return BackupJobs(60, 300, 86_400)
 
 
-async def one_run(records: list[Record], domain: Domain[Any]) -> Rate:
+async def one_run(records: list[Record], domain: Domain[Any], batch: int) -> Rate:
     sinks = [Discard("postgres"), Discard("points")]
     pipeline: Pipeline[Any] = Pipeline(domain, DictStore(), sinks, Silent(), SinkHealth(),
                                        max_clock_skew_s=300)
     now = int(time.time() * 1_000_000)
     began, cpu_began = time.perf_counter(), time.process_time()
-    for start in range(0, len(records), BATCH):
-        await pipeline.process(records[start:start + BATCH], now)
+    for start in range(0, len(records), batch):
+        await pipeline.process(records[start:start + batch], now)
     return Rate(len(records) / (time.perf_counter() - began),
                 1e6 * (time.process_time() - cpu_began) / len(records))
 
@@ -82,6 +85,7 @@ def main() -> None:
     parser.add_argument("--disks", type=int, default=4)
     parser.add_argument("--updates", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=BATCH, help="events per batch")
     parser.add_argument("--default-gc", action="store_true",
                         help="CPython's default collector thresholds, not the worker's")
     args = parser.parse_args()
@@ -92,10 +96,10 @@ def main() -> None:
     domain = backup_domain()
     if not args.default_gc:
         gc_policy.tune_for_throughput()  # as `fleetstream worker` runs it
-    rates = [asyncio.run(one_run(records, domain)) for _ in range(args.runs)]
+    rates = [asyncio.run(one_run(records, domain, args.batch)) for _ in range(args.runs)]
     per_second = [rate.events_per_second for rate in rates]
     cpu_us = [rate.cpu_us_per_event for rate in rates]
-    print(f"pipeline runtime alone (backup domain, in-memory sinks, batches of {BATCH}, "
+    print(f"pipeline runtime alone (backup domain, in-memory sinks, batches of {args.batch}, "
           f"{len(records)} events, window {SAMPLE_WINDOW}, "
           f"{'default' if args.default_gc else 'worker'} gc): "
           f"min {min(per_second):,.0f} / median {statistics.median(per_second):,.0f} events/s, "

@@ -258,14 +258,17 @@ SETTINGS: tuple[Setting, ...] = (
             "Alertmanager base URL the alerts are forwarded to (API v2; empty: not forwarded).",
             used_by=_WORKER, url_with_credentials=True),
     Setting("batch_max_lines", "BATCH_MAX_LINES", _positive_int, "2000",
-            "Flush a sink batch at this many rows/lines.", used_by=_WORKER),
+            "Lines of one TSDB write request.", used_by=_WORKER),
     Setting("batch_max_sec", "BATCH_MAX_SEC", _positive_float, "1.0",
-            "Flush a TSDB batch after this many seconds (seed 002's InfluxDB batches).",
-            used_by=_WORKER),
+            "Longest a batch waits to fill: a TSDB batch (seed 002's InfluxDB batches), and a "
+            "pipeline batch growing while a backlog waits.", used_by=_WORKER),
+    Setting("batch_max_events", "FLEETSTREAM_BATCH_MAX_EVENTS", _positive_int, "10000",
+            "Most events one pipeline batch holds (it grows to that only while more records "
+            "wait than it holds: fewer writes per event when catching up).", used_by=_WORKER),
     Setting("batch_wait_seconds", "FLEETSTREAM_BATCH_WAIT_SECONDS", _positive_float, "0.05",
-            "Longest a pipeline waits to fill a batch of BATCH_MAX_LINES before it processes "
-            "what it has: small batches soon at low load, full ones under load.",
-            used_by=_WORKER),
+            "How long a pipeline batch waits for more events before it is processed, unless "
+            "more records wait than it holds (then up to BATCH_MAX_SEC): small batches soon at "
+            "low load, large ones under load.", used_by=_WORKER),
     Setting("libvirt_uri", "LIBVIRT_URI", _non_empty, "qemu:///system",
             "libvirt connection URI for the VM agent.", used_by=_VM, url_with_credentials=True),
     Setting("poll_interval", "POLL_INTERVAL", _positive_float, "1.0",
@@ -368,6 +371,7 @@ class Settings:
     alertmanager_url: str
     batch_max_lines: int
     batch_max_sec: float
+    batch_max_events: int
     batch_wait_seconds: float
     libvirt_uri: str
     poll_interval: float

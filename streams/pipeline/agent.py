@@ -2,12 +2,13 @@
 
 Why it exists: the runtime (`streams.pipeline.runtime`) knows nothing of Faust; this module feeds
 it and keeps Faust's acknowledgement rule from losing data:
-- `stream.take_events` acknowledges a batch in a `finally`, also when the agent is cancelled or
-  fails mid-batch (faust-streaming #527/#189), which would commit offsets whose rows were never
-  written. Each message of a batch gets one extra reference (`Message.incref`) while the batch
-  is in flight, released only after `Pipeline.process` returned, so that `finally` can never
-  bring the count to zero for a batch that did not complete: its offsets stay uncommitted and
-  the batch is re-delivered (see `streams.faust_tuning` for the check on Faust's side).
+- `take_events` (and `faust_tuning.take_batches`, which mirrors it) acknowledges a batch in a
+  `finally`, also when the agent is cancelled or fails mid-batch (faust-streaming #527/#189),
+  which would commit offsets whose rows were never written. Each message of a batch gets one
+  extra reference (`Message.incref`) while the batch is in flight, released only after
+  `Pipeline.process` returned, so that `finally` can never bring the count to zero for a batch
+  that did not complete: its offsets stay uncommitted and the batch is re-delivered (see
+  `streams.faust_tuning` for the check on Faust's side).
 - An exception that leaves `process` (Kafka unavailable for the alerts or dead letters) retries
   the same batch with backoff: the runtime is idempotent until its step 7.
 - The sweep timer never raises: it logs, counts, and tries again at the next tick. It skips while
@@ -30,7 +31,7 @@ from schemas.alert import Alert
 from schemas.deadletter import DeadLetter
 from schemas.event import epoch_micros, now_utc
 from streams import metrics
-from streams.faust_tuning import committed_offset
+from streams.faust_tuning import committed_offset, take_batches
 from streams.kafka_batches import KafkaBatches
 from streams.pipeline.domain import Record
 from streams.pipeline.policy import Backoff
@@ -84,10 +85,32 @@ def records_of(events: Sequence[Any]) -> list[Record]:
 BATCH_RETRY = Backoff(initial=0.5, maximum=30.0)
 
 
+def backlog_exceeds(app: faust.App) -> Callable[[Sequence[Any]], bool]:
+    """Whether more records wait on a batch's partitions (fetched or still on the broker, by
+    the consumer's high-water marks) than the batch holds: `take_batches` then lets it grow."""
+
+    def exceeds(events: Sequence[Any]) -> bool:
+        last: dict[TP, int] = {}
+        for event in events:
+            last[event.message.tp] = event.message.offset  # in offset order per partition
+        waiting = 0
+        for tp, offset in last.items():
+            end = app.consumer.highwater(tp)
+            if end is not None:
+                waiting += max(end - offset - 1, 0)
+        return waiting >= len(events)
+
+    return exceeds
+
+
 async def consume(pipeline: Pipeline[Any], stream: Any, *, max_batch: int, within: float,
+                  longest: float, behind: Callable[[Sequence[Any]], bool],
                   backoff: Backoff = BATCH_RETRY) -> None:
-    """The agent body: every batch through `pipeline.process`, acknowledged only when done."""
-    async for events in stream.take_events(max_batch, within=within):
+    """The agent body: every batch through `pipeline.process`, acknowledged only when done.
+
+    A batch is taken after `within` seconds, or, while `behind` says a backlog waits, when it
+    holds `max_batch` events or is `longest` seconds old (`faust_tuning.take_batches`)."""
+    async for events in take_batches(stream, max_batch, within, longest, behind):
         for event in events:
             event.message.incref()
         records = records_of(events)
@@ -103,7 +126,7 @@ async def consume(pipeline: Pipeline[Any], stream: Any, *, max_batch: int, withi
                               pipeline.domain.name, failures, delay)
                 await asyncio.sleep(delay)
         for event in events:
-            # The batch is done: drop our reference, so take_events' ack commits it.
+            # The batch is done: drop our reference, so take_batches' ack commits it.
             event.message.decref()
         if records:
             metrics.record_batch(pipeline.domain.name, records[0].topic, report)

@@ -50,10 +50,10 @@ def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sin
     """The domain's pipeline as an agent on `source` (and a sweep timer when `sweep_quiet_s`:
     partitions whose newest event is older than that are caught up on before sweeping).
 
-    A batch is processed when BATCH_MAX_LINES records are there or `batch_wait_s` (default
-    FLEETSTREAM_BATCH_WAIT_SECONDS) passed: under load batches fill at once, at low load an event
-    waits at most that long, so the wait never costs throughput and bounds latency. `max_batch`
-    records instead of BATCH_MAX_LINES bounds a batch of large records.
+    A batch is processed once `batch_wait_s` (default FLEETSTREAM_BATCH_WAIT_SECONDS) passed,
+    unless more records wait than it holds: then it grows to FLEETSTREAM_BATCH_MAX_EVENTS
+    (`max_batch` instead bounds a batch of large records) or BATCH_MAX_SEC. At low load an
+    event waits at most `batch_wait_s`; catching up, batches fill, with fewer writes per event.
     """
     within = settings.batch_wait_seconds if batch_wait_s is None else batch_wait_s
     outbound = agent.KafkaOutbound(topics.alerts, topics.deadletter, lambda: kafka_producer(app))
@@ -64,8 +64,9 @@ def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sin
     metrics.start_reread_counts(source.get_topic_name())
 
     async def process(stream: Any) -> None:
-        await agent.consume(pipeline, stream, max_batch=max_batch or settings.batch_max_lines,
-                            within=within)
+        await agent.consume(pipeline, stream, max_batch=max_batch or settings.batch_max_events,
+                            within=within, longest=max(within, settings.batch_max_sec),
+                            behind=agent.backlog_exceeds(app))
 
     process.__name__ = process.__qualname__ = f"process_{domain.name}"
     app.agent(source, name=f"streams.agents.{domain.name}.process")(process)

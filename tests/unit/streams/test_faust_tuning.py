@@ -244,6 +244,24 @@ def test_take_events_still_acks_its_batch_in_a_finally_by_reference_count() -> N
     assert hasattr(Message, "incref") and hasattr(Message, "decref")
 
 
+def test_take_batches_mirrors_the_take_events_upstream_has() -> None:
+    import hashlib
+
+    from faust.streams import Stream
+
+    from streams.faust_tuning import TAKE_EVENTS_SHA256
+
+    take_events = getattr(Stream.take_events, "__wrapped__", Stream.take_events)
+    source = inspect.getsource(take_events)
+    assert hashlib.sha256(source.encode()).hexdigest() == TAKE_EVENTS_SHA256, (
+        "faust changed Stream.take_events: compare it with streams.faust_tuning.take_batches, "
+        "carry the change over, and update TAKE_EVENTS_SHA256")
+    for internal in ("add_processor", "_enable_passive", "wait_for_stopped", "ack", "crash"):
+        assert callable(getattr(Stream, internal)), internal
+    init = inspect.getsource(Stream.__init__)
+    assert "self._processors" in init and "self._active_agens" in init
+
+
 def _upstream_create_topic() -> Any:
     method = Producer.create_topic
     return getattr(method, "__wrapped__", method)

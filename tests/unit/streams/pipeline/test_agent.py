@@ -53,3 +53,29 @@ def test_a_committed_offset_is_the_next_to_read_so_the_one_before_it_is_processe
     assert processed_offset(app, pipeline, tp) == 9
     app.consumer._committed_offset = {}
     assert processed_offset(app, pipeline, TP("t", 1)) is None
+
+
+def test_a_batch_grows_only_while_more_records_wait_than_it_holds() -> None:
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    from streams.pipeline.agent import backlog_exceeds
+
+    a, b = TP("t", 0), TP("t", 1)
+    ends: dict[TP, int | None] = {a: 110, b: None}
+    app: Any = SimpleNamespace(consumer=SimpleNamespace(highwater=ends.get))
+
+    def batch(*offsets: tuple[TP, int]) -> list[Any]:
+        return [SimpleNamespace(message=SimpleNamespace(tp=tp, offset=offset))
+                for tp, offset in offsets]
+
+    exceeds = backlog_exceeds(app)
+    # Offsets 100-104 of `a` taken, 105-109 waiting: as many as the batch holds.
+    assert exceeds(batch(*((a, n) for n in range(100, 105))))
+    assert not exceeds(batch(*((a, n) for n in range(100, 106))))
+    # A partition whose end is not known yet adds nothing; its records count in the batch.
+    assert not exceeds(batch((a, 108), (b, 7)))
+    ends[b] = 30
+    assert exceeds(batch((a, 108), (b, 7)))
+    assert not exceeds(batch((a, 109))), "caught up: the batch goes at once"

@@ -8,7 +8,7 @@ reproduces the figures). The worker (`streams.app`) and the Faust floor benchmar
 (`bench/faust_floor.py`) both take their configuration from here, so the benchmark measures what
 the worker runs.
 
-Three internals are relied on without patching them, and pinned the same way:
+Four internals are relied on without patching them, and pinned the same way:
 - `committed_offset`: Faust's consumer keeps the last committed offset per partition
   (`Consumer._committed_offset`); the sweeps read it to tell a taken-over partition's backlog.
 - `kafka_producer`: the aiokafka producer under Faust's (`Producer._ensure_producer`), and
@@ -18,6 +18,9 @@ Three internals are relied on without patching them, and pinned the same way:
   agent is cancelled mid-batch; the agent loop (`streams.pipeline.agent.consume`) holds an extra
   reference on every message in flight (`Message.incref` / `decref`) so that this `finally`
   cannot commit a batch whose rows were not written.
+- `take_batches` is a copy of `take_events` (its processor, passive consumption and acks, on
+  `Stream` internals) with one rule added: a batch grows while a backlog waits. Its test pins
+  upstream's source by hash.
 
 What it must not do: hold application logic, or patch anything outside this module. Every shim
 has a test in `tests/unit/streams/test_faust_tuning.py` that fails when the upstream code it

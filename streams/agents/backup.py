@@ -45,12 +45,13 @@ class BackupJobs(Domain[ProgressReport]):
 
     def fold(self, key: str, before: State | None, events: Sequence[ProgressReport],
              now_us: int) -> Step:
-        after = backup.apply_events(before, events)
+        measured = backup.measures(events)
+        after = backup.apply_events(before, events, measured)
         assert after is not None
         alerts = backup.resume_alerts(before, after)
         after, rollup = windows.fold_windows(
-            before, after, ((epoch_micros(event.ts), rollups.job_sample(backup.event_bytes(event)))
-                            for event in events), rollups.JOB)
+            before, after, ((ts, rollups.job_sample(transferred)) for ts, transferred in measured),
+            rollups.JOB)
         return Step(after, alerts, emitted=events, windows=rollup)
 
     def project(self, key: str, state: State | None, step: Step) -> Projected:

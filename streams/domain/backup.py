@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -106,11 +106,18 @@ def event_bytes(event: Report) -> int:
     return event.bytes_transferred
 
 
-def rank(event: Report) -> list[Any]:
+def measures(events: Iterable[Report]) -> list[tuple[int, int]]:
+    """Each report's event time (epoch µs) and job bytes (`event_bytes`), worked out once for
+    the fold (its ranks and speed samples) and the window rollups."""
+    return [(epoch_micros(event.ts), event_bytes(event)) for event in events]
+
+
+def rank(event: Report, transferred: int) -> list[Any]:
     """Where a report stands among its job's reports (see the module): seq, then progress.
 
-    [seq, status rank, bytes, event id]: the bytes are also the report's speed sample."""
-    return [event.seq, _STATUS_RANK[event.status], event_bytes(event), str(event.event_id)]
+    [seq, status rank, bytes, event id]: `transferred`, the report's `event_bytes`, is also its
+    speed sample."""
+    return [event.seq, _STATUS_RANK[event.status], transferred, str(event.event_id)]
 
 
 def _rank_of(entry: State) -> list[Any]:
@@ -134,13 +141,12 @@ def _ends_earlier(order: list[Any], ended: list[Any] | None) -> bool:
     return bool(order[0] == ended[0] and order > ended)
 
 
-def _apply(job: State | None, event: Report) -> State:
-    ts = epoch_micros(event.ts)
+def _apply(job: State | None, event: Report, ts: int, transferred: int) -> State:
     if job is None:
         job = _new_job(event, ts)
     # `version` is the highest seq ever seen: the projections' monotonic guard.
     job["version"] = max(job["version"], event.seq)
-    order = rank(event)
+    order = rank(event, transferred)
     ended = _ended_rank(job)
     if ended is not None and event.seq > ended[0]:
         return job
@@ -248,11 +254,13 @@ def _copy(job: State) -> State:
     return {**job, "disks": dict(job["disks"]), "samples": list(job["samples"])}
 
 
-def apply_events(state: State | None, events: Iterable[Report]) -> State | None:
-    """The job state after `events` (any order, duplicates allowed); `state` is not modified."""
+def apply_events(state: State | None, events: Sequence[Report],
+                 measured: Sequence[tuple[int, int]] | None = None) -> State | None:
+    """The job state after `events` (any order, duplicates allowed); `state` is not modified.
+    `measured`: the events' `measures`, when the caller has them already."""
     job = None if state is None else _copy(state)
-    for event in events:
-        job = _apply(job, event)
+    for event, (ts, transferred) in zip(events, measured or measures(events), strict=True):
+        job = _apply(job, event, ts, transferred)
     if job is not None:
         _derive(job)
     return job

@@ -22,7 +22,7 @@ def restored_gc() -> Iterator[None]:
 def test_young_collections_are_rare_and_the_built_heap_is_frozen() -> None:
     gc.unfreeze()
     gc_policy.tune_for_throughput()
-    assert gc.get_threshold() == (50_000, 20, 10)
+    assert gc.get_threshold() == (gc_policy.YOUNG_THRESHOLD, 20, 10)
     assert gc.get_freeze_count() > 1_000  # the imported modules, at least
 
 

@@ -1,19 +1,22 @@
-"""The fastest a Faust agent consumes a topic here: `take_events` batches, no work at all.
+"""The fastest a Faust agent consumes a topic here: the worker's batches, no work at all.
 
 Why it exists: `bench/backup_pipeline.py` compares the backup pipeline with a raw aiokafka
 consumer, but Faust's own per-message dispatch (conductor -> channel queue -> stream) costs far
 more than decoding; this no-op agent measures that floor configured exactly as the worker is
-(`streams.faust_tuning`: uvloop, the shims, the tuned `faust.App` keyword arguments).
+(`streams.faust_tuning`: uvloop, the shims, the tuned `faust.App` keyword arguments, and the
+worker's adaptive batches, `take_batches` with the worker's batch settings).
 `--without CHOICE` drops one choice (what `bench/faust_tuning.py` measures each choice's effect
 with); `--untuned` drops them all (Faust as it comes). `--changelogs N` makes the agent do the
 Kafka writes the worker's job cannot do without and nothing else: for each key of a batch, N
 table writes (the worker writes two: the job's state and its rollup pane), each a changelog
-record of the event's size. Run as a subprocess; prints
+record of the event's size, sent as the worker sends them (`streams.kafka_batches`, a batch per
+partition, acknowledged before the next batch) or, with `--faust-changelogs`, through Faust's
+per-record `send_changelog` as the worker did before. Run as a subprocess; prints
 `floor_events_per_second=N floor_cpu_us_per_event=M` (Faust routes it through its log) and
 exits.
 
     python bench/faust_floor.py TOPIC EVENTS PARTITIONS [--untuned] [--without CHOICE]...
-        [--changelogs N]
+        [--changelogs N [--faust-changelogs]]
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ parser.add_argument("--set", action="append", default=[], metavar="KEY=INT",
                     help="override one faust.App keyword argument (integer value)")
 parser.add_argument("--changelogs", type=int, default=0, metavar="N",
                     help="table writes per key of each batch (the worker's job: 2)")
+parser.add_argument("--faust-changelogs", action="store_true",
+                    help="send them with Faust's send_changelog, not streams.kafka_batches")
 args = parser.parse_args()
 dropped = set(CHOICES) if args.untuned else set(args.without)
 settings = Settings.load(process=WORKER)
@@ -53,6 +58,9 @@ if "uvloop" not in dropped:
     faust_tuning.use_uvloop()
 
 import faust  # noqa: E402
+
+from streams.kafka_batches import KafkaBatches  # noqa: E402
+from streams.pipeline.agent import backlog_exceeds  # noqa: E402
 
 if "fetch_wait" not in dropped:
     faust_tuning.patch_fetch_max_wait(settings.fetch_max_wait_ms)
@@ -80,25 +88,37 @@ for table in tables:
     table.changelog_topic = table._new_changelog_topic()
 
 
-def write_changelogs(batch: Any) -> None:
-    """For each key of the batch, its latest event into every table (as `KeyedState.put`)."""
+changelogs = KafkaBatches(lambda: faust_tuning.kafka_producer(app))
+
+
+async def write_changelogs(batch: Any) -> None:
+    """For each key of the batch, its latest event into every table (as `KeyedState.put`),
+    acknowledged (as the runtime's step 7)."""
     latest = {event.message.key: event.message for event in batch}
     for key, message in latest.items():
         for table in tables:
             table.data[key] = message.value
-            table.send_changelog(message.partition, key, message.value)
+            if args.faust_changelogs:
+                table.send_changelog(message.partition, key, message.value)
+            else:
+                changelogs.add(table.changelog_topic.get_topic_name(), message.partition, key,
+                               message.value)
+    await changelogs.send()
 
 
 @app.agent(topic)
 async def count(stream: Any) -> None:
     seen = 0
     started = cpu_started = 0.0
-    async for batch in stream.take_events(settings.batch_max_lines, within=settings.batch_max_sec):
+    batches = faust_tuning.take_batches(
+        stream, settings.batch_max_events, settings.batch_wait_seconds,
+        max(settings.batch_wait_seconds, settings.batch_max_sec), backlog_exceeds(app))
+    async for batch in batches:
         if not seen:
             started, cpu_started = time.perf_counter(), time.process_time()
         seen += len(batch)
         if tables:
-            write_changelogs(batch)
+            await write_changelogs(batch)
         if seen >= TOTAL:
             # CPU of the whole process (the consumer thread included), per event.
             cpu_us = 1e6 * (time.process_time() - cpu_started) / seen

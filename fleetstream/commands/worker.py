@@ -12,8 +12,6 @@ from typing import Any
 from common import gc_policy, kafka
 from common.settings import WORKER as PROCESS
 from fleetstream.commands import load_settings
-from streams import startup
-from streams.faust_tuning import use_uvloop
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +22,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: every `fleetstream` command registers this module, and the
+    # agents must not load the worker's sinks (the TSDB client alone brings pyarrow and numpy).
+    from streams import startup
+    from streams.faust_tuning import use_uvloop
+
     # Before streams.app is imported: it builds the Faust app, and with it the event loop.
     use_uvloop()
     settings = load_settings(PROCESS)

@@ -38,3 +38,31 @@ def test_invalid_settings_exit_2_naming_each(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "FLEETSTREAM_WEB_PORT" in result.stderr
     assert "FLEETSTREAM_PARTITIONS" in result.stderr
+
+
+def test_the_command_line_loads_no_worker_module_until_a_command_needs_it() -> None:
+    """Regression: `fleetstream worker`'s module imported the worker's start-up probe at the top,
+    and every command registers every module: the node agent carried the TSDB client, pyarrow,
+    numpy, asyncpg and Faust's tuning (RSS 104 MiB against 20 MiB for node_exporter)."""
+    probe = ("import sys; from fleetstream import cli; cli.build_parser(); "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & "
+             "{'streams', 'faust', 'influxdb_client_3', 'pyarrow', 'numpy', 'asyncpg'}))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_an_agent_command_loads_only_its_own_module() -> None:
+    from fleetstream.cli import command_modules
+
+    assert command_modules(["node-agent", "--interval", "1"]) == ["node_agent"]
+    assert command_modules(["vm-agent"]) == ["vm_agent"]
+    everything = command_modules([])
+    assert {"node_agent", "worker", "jobs", "workers"} <= set(everything)
+    assert command_modules(["--help"]) == everything
+    assert command_modules(["job", "j-1"]) == everything, "a module registers `job` and `jobs`"
+    probe = ("import sys; from fleetstream import cli; cli.build_parser(['node-agent']); "
+             "print(sorted(m for m in sys.modules if m.startswith('fleetstream.commands.')))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.strip() == "['fleetstream.commands.node_agent']", result.stdout

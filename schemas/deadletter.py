@@ -15,13 +15,31 @@ from pydantic import BaseModel, ConfigDict
 from schemas.errors import FieldError
 from schemas.event import Count, NonNegativeInt, UtcDatetime, now_utc
 
+MAX_RAW_BYTES = 96 * 1024
+"""The most of a rejected input a dead letter keeps. With the bounds below, and JSON escaping a
+control character in six bytes, an encoded letter stays under 800 KiB whatever the input: under
+the producer's 1 MiB batch and the broker's default `max.message.bytes`. A whole hostile record
+of up to 1 MiB could not be dead-lettered at all, and its partition stalled on the retried
+batch."""
+
+MAX_FIELD_ERRORS = 50
+"""The most field errors a dead letter lists (an input can have one per field)."""
+
+MAX_FIELD_CHARS = 256
+"""The longest field path and message of a field error a dead letter keeps."""
+
+MAX_ERROR_CHARS = 4096
+"""The longest `error` a dead letter keeps."""
+
 
 class DeadLetter(BaseModel):
     """A rejected input. `raw` is the original text, or base64 when it was not UTF-8.
 
     `raw` and `error` are deliberately not restricted like event fields: the record must keep
     the hostile input exactly (JSON escapes every character on the wire), and it is never
-    projected into a table.
+    projected into a table. An input longer than `MAX_RAW_BYTES` keeps only its first
+    `MAX_RAW_BYTES` (`raw_truncated`, its length in `raw_bytes`): enough to tell what it was,
+    not to redrive it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -30,6 +48,8 @@ class DeadLetter(BaseModel):
     field_errors: list[dict[str, str]]
     raw: str
     raw_encoding: str
+    raw_truncated: bool = False
+    raw_bytes: NonNegativeInt | None = None
     origin_topic: str | None = None
     origin_partition: Count | None = None
     origin_offset: NonNegativeInt | None = None
@@ -49,12 +69,20 @@ class DeadLetter(BaseModel):
         endpoint: str | None = None,
         at: datetime | None = None,
     ) -> DeadLetter:
+        kept = raw[:MAX_RAW_BYTES]
         try:
-            text, encoding = raw.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(raw).decode(), "base64"
-        return cls(error=error, field_errors=[e.as_dict() for e in field_errors or []],
-                   raw=text, raw_encoding=encoding, origin_topic=topic,
+            text, encoding = kept.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:  # not UTF-8, or a character cut at the end
+            text, encoding = base64.b64encode(kept).decode(), "base64"
+        errors = [{"field": e.field[:MAX_FIELD_CHARS], "message": e.message[:MAX_FIELD_CHARS]}
+                  for e in (field_errors or [])[:MAX_FIELD_ERRORS]]
+        if field_errors and len(field_errors) > MAX_FIELD_ERRORS:
+            errors.append({"field": "", "message": f"and {len(field_errors) - MAX_FIELD_ERRORS} "
+                                                   "more field errors"})
+        truncated = len(raw) > MAX_RAW_BYTES
+        return cls(error=error[:MAX_ERROR_CHARS], field_errors=errors, raw=text,
+                   raw_encoding=encoding, raw_truncated=truncated,
+                   raw_bytes=len(raw) if truncated else None, origin_topic=topic,
                    origin_partition=partition, origin_offset=offset, origin_endpoint=endpoint,
                    at=at or now_utc())
 

@@ -187,3 +187,29 @@ async def test_a_row_postgres_refuses_is_found_dead_lettered_and_the_rest_writte
     assert "postgres rejected: PostgreSQL 23514" in letter["error"]
     assert not await app_env.rows("SELECT 1 FROM backup_jobs WHERE job_id = $1", bad)
     assert worker.proc is not None and worker.proc.poll() is None
+
+
+async def test_a_record_as_large_as_the_broker_takes_is_dead_lettered_and_its_partition_goes_on(
+    app_env: AppEnv,
+) -> None:
+    """Regression: a record of control characters near the broker's 1 MiB limit made a dead
+    letter six times its size (JSON escapes each in six bytes), which no producer batch holds:
+    the batch was retried for ever and the valid report after it, on the same partition, never
+    landed. The letter keeps the first `MAX_RAW_BYTES` of it now."""
+    from schemas.deadletter import MAX_RAW_BYTES
+
+    worker = await app_env.start_worker()
+    job = unique("job-")
+    hostile = b'{"job_id": "' + b"\x01" * 999_000 + b'"}'
+    await app_env.produce(app_env.topic("backup"), [
+        (job.encode(), hostile), (job.encode(), encoded(backup(job, seq=2)))])
+
+    async def landed() -> list[asyncpg.Record]:
+        return await app_env.rows("SELECT last_seq FROM backup_jobs WHERE job_id = $1", job)
+
+    await wait_for(landed, timeout=60, what="the valid report after the large one")
+    [letter] = await app_env.consume_json("deadletter", expect=1, timeout=30)
+    assert letter["raw_truncated"] is True and letter["raw_bytes"] == len(hostile)
+    assert letter["raw"].encode() == hostile[:MAX_RAW_BYTES]
+    assert letter["origin_topic"] == app_env.topic("backup")
+    assert worker.proc is not None and worker.proc.poll() is None

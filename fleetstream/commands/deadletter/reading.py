@@ -68,6 +68,9 @@ class Record:
         """The rejected input's bytes exactly as they arrived; RawPayloadError if unrecoverable."""
         if self.letter is None:
             raise RawPayloadError(f"not a dead letter ({self.problem})")
+        if self.letter.raw_truncated:
+            raise RawPayloadError(f"raw keeps only the first {len(self.letter.raw)} characters "
+                                  f"of {self.letter.raw_bytes} bytes")
         if self.letter.raw_encoding == "utf-8":
             return self.letter.raw.encode("utf-8")
         if self.letter.raw_encoding == "base64":

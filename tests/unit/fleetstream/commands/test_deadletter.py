@@ -16,7 +16,7 @@ from fleetstream.commands.deadletter import render
 from fleetstream.commands.deadletter.options import parse_address, parse_since
 from fleetstream.commands.deadletter.reading import RawPayloadError, Record
 from fleetstream.commands.deadletter.redrive import plan
-from schemas.deadletter import DeadLetter
+from schemas.deadletter import MAX_RAW_BYTES, DeadLetter
 from tests.integration.helpers import free_port
 
 FLEETSTREAM = str(Path(sys.executable).parent / "fleetstream")
@@ -79,6 +79,9 @@ def test_original_bytes_come_back_from_either_encoding() -> None:
     broken = DeadLetter(error="r", field_errors=[], raw="!!!", raw_encoding="base64", at=NOW)
     with pytest.raises(RawPayloadError, match="base64"):
         record(broken).original()
+    truncated = DeadLetter.of(b"x" * (MAX_RAW_BYTES + 1), "r")
+    with pytest.raises(RawPayloadError, match=f"of {MAX_RAW_BYTES + 1} bytes"):
+        record(truncated).original()  # a part of an input is no input to redrive
 
 
 def test_redrive_sends_stream_inputs_back_and_skips_the_rest_with_reasons() -> None:

@@ -194,8 +194,8 @@ async def test_a_record_as_large_as_the_broker_takes_is_dead_lettered_and_its_pa
 ) -> None:
     """Regression: a record of control characters near the broker's 1 MiB limit made a dead
     letter six times its size (JSON escapes each in six bytes), which no producer batch holds:
-    the batch was retried for ever and the valid report after it, on the same partition, never
-    landed. The letter keeps the first `MAX_RAW_BYTES` of it now."""
+    its batch was retried for ever, no dead letter came, and nothing later on the partition was
+    processed. The letter keeps the first `MAX_RAW_BYTES` of it now."""
     from schemas.deadletter import MAX_RAW_BYTES
 
     worker = await app_env.start_worker()
@@ -212,4 +212,11 @@ async def test_a_record_as_large_as_the_broker_takes_is_dead_lettered_and_its_pa
     assert letter["raw_truncated"] is True and letter["raw_bytes"] == len(hostile)
     assert letter["raw"].encode() == hostile[:MAX_RAW_BYTES]
     assert letter["origin_topic"] == app_env.topic("backup")
+    await app_env.produce(app_env.topic("backup"), [(job.encode(), encoded(backup(job, seq=3)))])
+
+    async def went_on() -> bool:
+        rows = await landed()
+        return bool(rows) and rows[0]["last_seq"] == 3
+
+    await wait_for(went_on, timeout=60, what="a later report on the same partition")
     assert worker.proc is not None and worker.proc.poll() is None

@@ -43,6 +43,7 @@ from common.settings import read_dotenv
 from producers.backup import progress_event
 from schemas.backup import BackupProgress
 from schemas.event import decode
+from streams.metrics import batch_totals
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -193,13 +194,7 @@ class WorkerRun(NamedTuple):
 def backup_batches(port: int) -> tuple[int, int]:
     """(batches, events in them) of a worker's backup pipeline, from its `/metrics`."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-        text = answer.read().decode()
-    found = {}
-    for line in text.splitlines():
-        for field in ("count", "sum"):
-            if line.startswith(f'fleetstream_batch_size_{field}{{pipeline="backup"}}'):
-                found[field] = int(float(line.rsplit(" ", 1)[1]))
-    return found.get("count", 0), found.get("sum", 0)
+        return batch_totals(answer.read().decode(), "backup")
 
 
 async def run_worker(args: argparse.Namespace, env: dict[str, str], tmp: Path,

@@ -17,6 +17,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from streams.pipeline.health import SinkHealth
@@ -51,6 +52,19 @@ PARTITION_REREADS = Counter("fleetstream_partition_rereads_total",
                             "a stalled tail).", ["topic", "reason"], registry=REGISTRY)
 SINK_RETRIES = Counter("fleetstream_sink_retries_total",
                        "Failed sink writes that were retried.", ["sink"], registry=REGISTRY)
+
+
+def batch_totals(exposition: str, pipeline: str) -> tuple[int, int]:
+    """(batches, records in them) of `pipeline` in a worker's `/metrics` text (benchmarks and
+    tests read a worker's batching from outside)."""
+    totals = {"count": 0, "sum": 0}
+    for family in text_string_to_metric_families(exposition):
+        if family.name == "fleetstream_batch_size":
+            for sample in family.samples:
+                field = sample.name.removeprefix("fleetstream_batch_size_")
+                if field in totals and sample.labels.get("pipeline") == pipeline:
+                    totals[field] = int(sample.value)
+    return totals["count"], totals["sum"]
 
 
 def record_batch(pipeline: str, topic: str, report: BatchReport) -> None:

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from producers.backup import progress_event
+from streams.metrics import batch_totals
 from tests.integration.helpers import AppEnv, ahttp, wait_for
 
 JOBS, DISKS, ROUNDS = 300, 4, 20
@@ -43,12 +44,7 @@ async def backup_batches(url: str) -> tuple[int, int]:
     """(batches, events in them) of the worker's backup pipeline, from its /metrics."""
     status, text = await ahttp("GET", f"{url}/metrics")
     assert status == 200
-    found = {}
-    for line in str(text).splitlines():
-        for field in ("count", "sum"):
-            if line.startswith(f'fleetstream_batch_size_{field}{{pipeline="backup"}}'):
-                found[field] = int(float(line.rsplit(" ", 1)[1]))
-    return found.get("count", 0), found.get("sum", 0)
+    return batch_totals(str(text), "backup")
 
 
 async def lag(app_env: AppEnv, topic: str) -> int:

@@ -60,7 +60,7 @@ if "uvloop" not in dropped:
 import faust  # noqa: E402
 
 from streams.kafka_batches import KafkaBatches  # noqa: E402
-from streams.pipeline.agent import backlog_exceeds  # noqa: E402
+from streams.pipeline import agent  # noqa: E402
 
 if "fetch_wait" not in dropped:
     faust_tuning.patch_fetch_max_wait(settings.fetch_max_wait_ms)
@@ -110,9 +110,9 @@ async def write_changelogs(batch: Any) -> None:
 async def count(stream: Any) -> None:
     seen = 0
     started = cpu_started = 0.0
-    batches = faust_tuning.take_batches(
-        stream, settings.batch_max_events, settings.batch_wait_seconds,
-        max(settings.batch_wait_seconds, settings.batch_max_sec), backlog_exceeds(app))
+    batches = agent.batches(app, stream, within=settings.batch_wait_seconds,
+                            max_batch=settings.batch_max_events,
+                            batch_max_sec=settings.batch_max_sec)
     async for batch in batches:
         if not seen:
             started, cpu_started = time.perf_counter(), time.process_time()

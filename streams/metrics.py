@@ -33,7 +33,8 @@ DEADLETTERS = Counter("fleetstream_deadletters_total",
                       "(invalid, rejected by a sink, internal error).", ["topic", "reason"],
                       registry=REGISTRY)
 BATCH_SIZE = Histogram("fleetstream_batch_size", "Records per processed batch.", ["pipeline"],
-                       buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000), registry=REGISTRY)
+                       buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10_000, 20_000),
+                       registry=REGISTRY)
 FOLD_SECONDS = Histogram("fleetstream_fold_seconds",
                          "Time to fold and project one batch (pure code).", ["pipeline"],
                          buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),

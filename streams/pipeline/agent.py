@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -103,14 +103,20 @@ def backlog_exceeds(app: faust.App) -> Callable[[Sequence[Any]], bool]:
     return exceeds
 
 
-async def consume(pipeline: Pipeline[Any], stream: Any, *, max_batch: int, within: float,
-                  longest: float, behind: Callable[[Sequence[Any]], bool],
-                  backoff: Backoff = BATCH_RETRY) -> None:
-    """The agent body: every batch through `pipeline.process`, acknowledged only when done.
+def batches(app: faust.App, stream: Any, *, within: float, max_batch: int,
+            batch_max_sec: float) -> AsyncIterator[Sequence[Any]]:
+    """The worker's batches of `stream`: taken after `within` seconds, or, while more records
+    wait on their partitions than a batch holds (`backlog_exceeds`), when it holds `max_batch`
+    events or is `batch_max_sec` old (never sooner than `within`; `faust_tuning.take_batches`)."""
+    return take_batches(stream, max_batch, within, max(within, batch_max_sec),
+                        backlog_exceeds(app))
 
-    A batch is taken after `within` seconds, or, while `behind` says a backlog waits, when it
-    holds `max_batch` events or is `longest` seconds old (`faust_tuning.take_batches`)."""
-    async for events in take_batches(stream, max_batch, within, longest, behind):
+
+async def consume(pipeline: Pipeline[Any], batches: AsyncIterator[Sequence[Any]], *,
+                  backoff: Backoff = BATCH_RETRY) -> None:
+    """The agent body: every batch (`batches`) through `pipeline.process`, acknowledged only
+    when done."""
+    async for events in batches:
         for event in events:
             event.message.incref()
         records = records_of(events)

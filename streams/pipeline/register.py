@@ -64,9 +64,9 @@ def register(domain: Domain[Any], source: Any, store: Store, sinks: Sequence[Sin
     metrics.start_reread_counts(source.get_topic_name())
 
     async def process(stream: Any) -> None:
-        await agent.consume(pipeline, stream, max_batch=max_batch or settings.batch_max_events,
-                            within=within, longest=max(within, settings.batch_max_sec),
-                            behind=agent.backlog_exceeds(app))
+        await agent.consume(pipeline, agent.batches(
+            app, stream, within=within, max_batch=max_batch or settings.batch_max_events,
+            batch_max_sec=settings.batch_max_sec))
 
     process.__name__ = process.__qualname__ = f"process_{domain.name}"
     app.agent(source, name=f"streams.agents.{domain.name}.process")(process)

@@ -17,3 +17,13 @@ def test_batch_totals_are_one_pipelines_count_and_sum() -> None:
     assert batch_totals(exposition, "backup") == (2, 9_507)
     assert batch_totals(exposition, "node") == (1, 3)
     assert batch_totals(exposition, "vm") == (0, 0)
+
+
+def test_the_largest_batch_a_worker_takes_has_a_bucket_of_its_own() -> None:
+    from common.settings import Settings
+    from streams.metrics import BATCH_SIZE
+
+    largest = Settings.load({}, dotenv=None).batch_max_events
+    finite = [bound for bound in BATCH_SIZE._upper_bounds if bound != float("inf")]
+    assert finite[-1] >= largest, "batches of FLEETSTREAM_BATCH_MAX_EVENTS would land in +Inf"
+    assert largest > finite[-3], "the buckets near the top still tell batch sizes apart"

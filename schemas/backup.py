@@ -13,7 +13,6 @@ job total stuck at 0 while its disks moved).
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
@@ -101,7 +100,7 @@ class ProgressReport(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """`BackupProgress` as the stream workers fold it: a msgspec struct (`schemas.fast`),
     decoded by `decode_progress` to the model's rules; same fields, same values."""
 
-    event_id: uuid.UUID
+    event_id: fast.CanonicalUuid
     source: fast.Identifier
     ts: datetime
     job_id: fast.Identifier
@@ -130,10 +129,12 @@ def _check(report: ProgressReport, latest: datetime | None) -> None:
     fast.text(report.source + report.job_id + "".join([disk.status for disk in report.disks]),
               report.current_phase + (report.error or ""))
     fast.event_time(report.ts, latest)
+    fast.canonical_uuid(report.event_id)
 
 
 def _from_model(model: BackupProgress) -> ProgressReport:
     fields = dict(model)
+    fields["event_id"] = str(model.event_id)
     fields["disks"] = [DiskReport(**dict(disk)) for disk in model.disks]
     return ProgressReport(**fields)
 

@@ -12,8 +12,8 @@ it and keeps Faust's acknowledgement rule from losing data:
 - An exception that leaves `process` (Kafka unavailable for the alerts or dead letters) retries
   the same batch with backoff: the runtime is idempotent until its step 7.
 - The sweep timer never raises: it logs, counts, and tries again at the next tick. It skips while
-  the worker rebalances or recovers tables, and on partitions still catching up (see
-  `catching_up`).
+  the worker rebalances or recovers tables, and on partitions still catching up; a partition
+  with records waiting is judged at the newest event processed there (see `sweep_clocks`).
 What it must not do: decide anything about events (the domain does) or their order (the runtime).
 """
 
@@ -170,21 +170,39 @@ def processed_offset(app: faust.App, pipeline: Pipeline[Any], tp: TP) -> int | N
     return None if committed is None else committed - 1
 
 
-def catching_up(app: faust.App, pipeline: Pipeline[Any], owned: set[TP], now: int,
-                quiet_s: float) -> set[int]:
-    """Owned partitions of the pipeline's topic whose backlog this worker has not processed.
+def partition_clock(end_offset: int | None, processed_offset: int | None,
+                    newest_event_us: int | None, now_us: int) -> int:
+    """The time a swept partition's states are judged at: now, unless records wait on it.
 
-    A partition taken over with a backlog is caught up on first (`processed_offset`).
+    Then what this worker knows of the partition ends at the newest event it processed there:
+    a key last heard of a second before that event has been silent one second, not since
+    (its next event may be among the records waiting). After a rejoin a worker a few seconds
+    behind judged such keys by the wall clock and raised `backup.stale` for jobs whose reports
+    were in its backlog. Never later than now (a producer's clock may run ahead).
+    """
+    waiting = end_offset is not None and processed_offset is not None and \
+        end_offset > processed_offset + 1
+    if waiting and newest_event_us is not None:
+        return min(now_us, newest_event_us)
+    return now_us
+
+
+def sweep_clocks(app: faust.App, pipeline: Pipeline[Any], owned: set[TP], now: int,
+                 quiet_s: float) -> dict[int, int | None]:
+    """Each owned partition of the pipeline's topic: the time its states are judged at
+    (`partition_clock`), or None while this worker is catching up on it (`is_catching_up`: not
+    swept). A partition taken over with a backlog is caught up on first (`processed_offset`).
     """
     progress = pipeline.progress
     progress.forget({tp.partition for tp in owned})
-    behind = set()
+    clocks: dict[int, int | None] = {}
     for tp in owned:
         end = app.consumer.highwater(tp)
-        if is_catching_up(end, processed_offset(app, pipeline, tp),
-                          progress.newest_us.get(tp.partition), now, quiet_s):
-            behind.add(tp.partition)
-    return behind
+        done = processed_offset(app, pipeline, tp)
+        newest = progress.newest_us.get(tp.partition)
+        clocks[tp.partition] = None if is_catching_up(end, done, newest, now, quiet_s) else \
+            partition_clock(end, done, newest, now)
+    return clocks
 
 
 async def sweep_once(app: faust.App, pipeline: Pipeline[Any], owned: set[TP],
@@ -194,8 +212,7 @@ async def sweep_once(app: faust.App, pipeline: Pipeline[Any], owned: set[TP],
         return
     try:
         now = now_us()
-        skip = catching_up(app, pipeline, owned, now, quiet_s)
-        report = await pipeline.sweep(now, skip)
+        report = await pipeline.sweep(now, sweep_clocks(app, pipeline, owned, now, quiet_s))
     except asyncio.CancelledError:
         raise
     except Exception:

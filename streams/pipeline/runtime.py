@@ -30,7 +30,8 @@ steps 5-7 are dropped; out of contact with the consumer group, the commit first 
 group tells (`Store.in_contact`).
 
 `Pipeline.sweep` is the time-driven twin (staleness, inactivity, retention): steps 3-7 for the
-states the domain's `sweep` changes, on partitions this worker owns and has caught up on, and never
+states the domain's `sweep` changes, on partitions this worker owns and has caught up on (one with
+records waiting is judged at the newest event processed there, not the wall clock), and never
 while one of the pipeline's sinks is degraded (a silence may then be ours, not the fleet's) or the
 worker is out of contact with its consumer group (its partitions may be another's). It
 looks only at the states whose time has come (`streams.pipeline.due`), not the whole table.
@@ -43,7 +44,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Generic, Protocol, TypeVar
@@ -240,13 +241,18 @@ class Pipeline(Generic[E]):
             self.progress.note(work.partition, work.records[-1].offset, work.newest_us)
         return report
 
-    async def sweep(self, now_us: int, skip_partitions: Collection[int] = ()) -> BatchReport:
+    async def sweep(self, now_us: int,
+                    clocks: Mapping[int, int | None] | None = None) -> BatchReport:
         """Steps 3-7 for the states the domain's `sweep` changes (owned, caught-up partitions).
 
-        Only the states whose time has come are looked at (`DueIndex`); the index is rebuilt
-        from the table when the assignment changed. A state that is skipped (its partition is
-        catching up) or that a sink refused is looked at again at the next sweep.
+        `clocks`: per partition, the time its states are judged at when it is not `now_us`
+        (records wait on it: the newest event processed there), or None: not swept (this
+        worker is catching up on it). Only the states whose time has come are looked at
+        (`DueIndex`); the index is rebuilt from the table when the assignment changed. A state
+        that is skipped, not due yet by its partition's clock, or that a sink refused is looked
+        at again at the next sweep.
         """
+        clocks = clocks or {}
         report = BatchReport()
         if self.health.is_degraded(self.sink_names) or not self.store.in_contact():
             return report
@@ -260,11 +266,12 @@ class Pipeline(Generic[E]):
                 if state is None:
                     continue
                 partition = self.store.partition_of(state)
-                if partition in skip_partitions:
+                clock = clocks.get(partition, now_us)
+                if clock is None:
                     self.due.schedule(key, now_us)
                     continue
                 try:
-                    step = self.domain.sweep(key, state, now_us)
+                    step = self.domain.sweep(key, state, clock)
                 except Exception:
                     log.exception("pipeline.sweep_failed pipeline=%s key=%r", self.domain.name,
                                   key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.pipeline.agent import is_catching_up
+from streams.pipeline.agent import is_catching_up, partition_clock
 
 US = 1_000_000
 
@@ -14,6 +14,43 @@ def test_only_a_backlog_of_old_telemetry_counts_as_catching_up() -> None:
     assert is_catching_up(500, 100, now - 61 * US, now, 60), "old reports and more waiting"
     assert not is_catching_up(500, 100, now - 1 * US, now, 60), "busy but current"
     assert not is_catching_up(101, 100, now - 3600 * US, now, 60), "caught up: truly silent"
+
+
+def test_a_partition_with_records_waiting_is_judged_at_the_newest_event_processed_there() -> None:
+    """Regression (issue 12, the partition test's false alerts after a rejoin): a partition a
+    few seconds behind counted as caught up (its newest event 29.97 s old, inside the 30 s
+    threshold) and its keys were judged by the wall clock: a job last seen a second before
+    that newest event was called stale while its next report waited."""
+    now = 1_000 * US
+    newest = now - 29 * US
+    assert partition_clock(500, 100, newest, now) == newest, "records wait: event time"
+    assert partition_clock(101, 100, newest, now) == now, "caught up: the wall clock"
+    assert partition_clock(500, 100, now + 5 * US, now) == now, "a clock ahead: never later"
+    assert partition_clock(500, 100, None, now) == now
+    assert partition_clock(None, 100, newest, now) == now
+
+
+def test_sweep_clocks_skip_partitions_catching_up_and_time_the_others() -> None:
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    from streams.pipeline.agent import sweep_clocks
+    from streams.pipeline.runtime import PartitionProgress
+
+    now = 1_000 * US
+    ends = {TP("t", 0): 10, TP("t", 1): 500, TP("t", 2): 500, TP("t", 3): 7}
+    app: Any = SimpleNamespace(consumer=SimpleNamespace(highwater=ends.get,
+                                                        _committed_offset={}))
+    progress = PartitionProgress()
+    progress.note(0, 9, now - 100 * US)  # at the end: silent for real
+    progress.note(1, 100, now - 2 * US)  # records wait, current: judged at its newest event
+    progress.note(2, 100, now - 61 * US)  # records wait, old: catching up
+    progress.note(9, 1, now)  # no longer owned: forgotten
+    pipeline: Any = SimpleNamespace(progress=progress)
+    clocks = sweep_clocks(app, pipeline, set(ends), now, 60)
+    assert clocks == {0: now, 1: now - 2 * US, 2: None, 3: None}
+    assert 9 not in progress.offsets
 
 
 def test_a_partition_taken_over_with_a_backlog_is_caught_up_on_first() -> None:

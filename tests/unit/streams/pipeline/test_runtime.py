@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
@@ -227,13 +228,25 @@ async def test_the_sweep_skips_partitions_catching_up_and_pipelines_with_a_degra
     rig.health.failed("db", "down")
     assert (await rig.pipeline.sweep(T0)).changed_keys == []
     rig.health.recovered("db")
-    report = await rig.pipeline.sweep(T0, skip_partitions={1})
+    report = await rig.pipeline.sweep(T0, {1: None})
     assert report.changed_keys == ["a"] and report.alerts == 1
     assert rig.store.data["b"]["total"] == -1
     report = await rig.pipeline.sweep(T0)
     assert sorted(report.changed_keys) == ["a", "b", "z"]
     assert report.deleted == 2  # a (now 0) and z
     assert set(rig.store.data) == {"b"}
+
+
+async def test_a_partition_with_records_waiting_is_swept_at_its_own_clock() -> None:
+    """`clocks` (`agent.sweep_clocks`): a partition behind is judged at the newest event
+    processed there, the others at now; the domain's sweep gets that time."""
+    rig = Rig()
+    await rig.pipeline.process([record("a", -1, offset=0, partition=0),
+                                record("b", -1, offset=0, partition=1)], T0)
+    report = await rig.pipeline.sweep(T0 + 10_000_000, {1: T0 + 3_000_000})
+    assert sorted(report.changed_keys) == ["a", "b"]
+    at = {alert.subject: alert.at for alert in rig.outbound.alerts_sent}
+    assert at["a"] - at["b"] == timedelta(seconds=7)
 
 
 async def test_progress_tracks_the_newest_event_time_and_offset_per_partition() -> None:

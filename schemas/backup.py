@@ -123,11 +123,12 @@ Report = BackupProgress | ProgressReport
 """A report as the fold takes it: the stream's struct, or the model (HTTP views, tests)."""
 
 
-def _check(report: ProgressReport, latest: datetime | None) -> None:
+def _check(report: ProgressReport, latest: datetime | None, plain: bool) -> None:
     if len({disk.disk_index for disk in report.disks}) != len(report.disks):
         raise fast.Refused("disks: each disk_index may appear only once")
-    fast.text(report.source + report.job_id + "".join([disk.status for disk in report.disks]),
-              report.current_phase + (report.error or ""))
+    if not plain:
+        fast.text(report.source + report.job_id + "".join([d.status for d in report.disks]),
+                  report.current_phase + (report.error or ""))
     fast.event_time(report.ts, latest)
     fast.canonical_uuid(report.event_id)
 

@@ -117,6 +117,8 @@ TAKEN_ALIKE = {
     "lowercase z": _with(ts="2025-10-10T14:35:42z"),
     "plus zero offset": _with(ts="2025-10-10T14:35:42+00:00"),
     "seven digits in another field": _with(current_phase="12:34.1234567"),
+    "non-ASCII text (not plain: its fields are searched)": _with(current_phase="Sicherung läuft",
+                                                                  job_id="jöb-1"),
 }
 """Forms the fast path takes, as pydantic reads them."""
 
@@ -153,6 +155,8 @@ LEFT_TO_PYDANTIC = {
     "duplicate disk index": _with(disks=[{"disk_index": 0, "bytes_transferred": 5},
                                          {"disk_index": 0, "bytes_transferred": 6}]),
     "newline ending an id": _with(job_id="job-1\n"),
+    "DEL in an id, unescaped": _with(job_id="job\x7f1"),
+    "C1 control in an id, unescaped": _with(source="bench\x9b"),
     "C1 control in a disk status": _with(disks=[{"disk_index": 0, "bytes_transferred": 5,
                                                  "status": "ok\x85"}]),
     "NUL in the phase": _with(current_phase="co\x00py"),
@@ -184,6 +188,14 @@ def test_forms_left_to_pydantic_decode_as_pydantic_decodes_them(raw: bytes) -> N
 def test_forms_the_fast_path_takes_decode_as_pydantic_decodes_them(name: str) -> None:
     assert _fast_path_takes(TAKEN_ALIKE[name])
     assert_same(TAKEN_ALIKE[name])
+
+
+def test_plain_inputs_are_ascii_without_del() -> None:
+    from schemas.fast import plain
+
+    assert plain(_with())
+    assert b"\x7f" in _with(job_id="job\x7f1") and not plain(_with(job_id="job\x7f1"))
+    assert not plain(_with(source="bench\x9b")) and not plain(_with(current_phase="läuft"))
 
 
 def test_a_naive_latest_is_the_callers_error_as_with_pydantic() -> None:

@@ -186,6 +186,12 @@ def _add_sample(job: State, order: list[Any], ts: int, transferred: int) -> None
     """One sample [seq, event time µs, bytes, rank] per seq: that of its highest-ranked report."""
     samples: list[list[Any]] = job["samples"]
     seq = order[0]
+    if not samples or samples[-1][0] < seq:
+        # The usual case, a later second than any sampled: the samples stay in seq order.
+        samples.append([seq, ts, transferred, order])
+        if len(samples) > SAMPLE_WINDOW:
+            del samples[0]
+        return
     same = next((sample for sample in samples if sample[0] == seq), None)
     if same is not None:
         if len(same) > 3 and same[3] >= order:

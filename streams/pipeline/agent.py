@@ -85,31 +85,42 @@ def records_of(events: Sequence[Any]) -> list[Record]:
 BATCH_RETRY = Backoff(initial=0.5, maximum=30.0)
 
 
-def backlog_exceeds(app: faust.App) -> Callable[[Sequence[Any]], bool]:
+class BacklogCheck:
     """Whether more records wait on a batch's partitions (fetched or still on the broker, by
-    the consumer's high-water marks) than the batch holds: `take_batches` then lets it grow."""
+    the consumer's high-water marks) than the batch holds: `take_batches` then lets it grow.
 
-    def exceeds(events: Sequence[Any]) -> bool:
-        last: dict[TP, int] = {}
-        for event in events:
+    Asked every `within` seconds about the batch being gathered, it reads only the events added
+    since it last looked (a whole 10,000-event batch read 20 times over was 1.4% of the worker's
+    samples); a batch whose first event is another one is a new batch."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+        self.first: Any = None
+        self.seen = 0
+        self.last: dict[TP, int] = {}
+
+    def __call__(self, events: Sequence[Any]) -> bool:
+        if not events or events[0] is not self.first or len(events) < self.seen:
+            self.first, self.seen, self.last = (events[0] if events else None), 0, {}
+        last = self.last
+        for event in events[self.seen:]:
             last[event.message.tp] = event.message.offset  # in offset order per partition
+        self.seen = len(events)
         waiting = 0
         for tp, offset in last.items():
-            end = app.consumer.highwater(tp)
+            end = self.app.consumer.highwater(tp)
             if end is not None:
                 waiting += max(end - offset - 1, 0)
         return waiting >= len(events)
-
-    return exceeds
 
 
 def batches(app: faust.App, stream: Any, *, within: float, max_batch: int,
             batch_max_sec: float) -> AsyncIterator[Sequence[Any]]:
     """The worker's batches of `stream`: taken after `within` seconds, or, while more records
-    wait on their partitions than a batch holds (`backlog_exceeds`), when it holds `max_batch`
+    wait on their partitions than a batch holds (`BacklogCheck`), when it holds `max_batch`
     events or is `batch_max_sec` old (never sooner than `within`; `faust_tuning.take_batches`)."""
     return take_batches(stream, max_batch, within, max(within, batch_max_sec),
-                        backlog_exceeds(app))
+                        BacklogCheck(app))
 
 
 async def consume(pipeline: Pipeline[Any], batches: AsyncIterator[Sequence[Any]], *,

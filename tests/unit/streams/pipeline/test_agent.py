@@ -97,7 +97,7 @@ def test_a_batch_grows_only_while_more_records_wait_than_it_holds() -> None:
 
     from faust.types import TP
 
-    from streams.pipeline.agent import backlog_exceeds
+    from streams.pipeline.agent import BacklogCheck
 
     a, b = TP("t", 0), TP("t", 1)
     ends: dict[TP, int | None] = {a: 110, b: None}
@@ -107,7 +107,7 @@ def test_a_batch_grows_only_while_more_records_wait_than_it_holds() -> None:
         return [SimpleNamespace(message=SimpleNamespace(tp=tp, offset=offset))
                 for tp, offset in offsets]
 
-    exceeds = backlog_exceeds(app)
+    exceeds = BacklogCheck(app)
     # Offsets 100-104 of `a` taken, 105-109 waiting: as many as the batch holds.
     assert exceeds(batch(*((a, n) for n in range(100, 105))))
     assert not exceeds(batch(*((a, n) for n in range(100, 106))))
@@ -116,3 +116,31 @@ def test_a_batch_grows_only_while_more_records_wait_than_it_holds() -> None:
     ends[b] = 30
     assert exceeds(batch((a, 108), (b, 7)))
     assert not exceeds(batch((a, 109))), "caught up: the batch goes at once"
+
+
+def test_the_backlog_check_reads_a_growing_batch_once_and_starts_over_for_the_next() -> None:
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    from streams.pipeline.agent import BacklogCheck
+
+    a, b = TP("t", 0), TP("t", 1)
+    ends: dict[TP, int | None] = {a: 200, b: 50}
+    app: Any = SimpleNamespace(consumer=SimpleNamespace(highwater=ends.get))
+
+    def event(tp: TP, offset: int) -> Any:
+        return SimpleNamespace(message=SimpleNamespace(tp=tp, offset=offset))
+
+    exceeds = BacklogCheck(app)
+    events = [event(a, n) for n in range(100, 110)]
+    assert exceeds(events)  # 90 waiting on a
+    events += [event(a, n) for n in range(110, 199)] + [event(b, 40)]
+    assert not exceeds(events), "a's later events were read: 9 waiting on b, 100 in the batch"
+    # The same list, cleared and refilled by the next batch (take_batches reuses it).
+    events.clear()
+    events += [event(b, 41), event(b, 42)]
+    assert exceeds(events), "7 wait on b: a's offsets of the last batch are forgotten"
+    events[:] = [event(b, 49)]
+    assert not exceeds(events)
+

@@ -235,8 +235,9 @@ class Pipeline(Generic[E]):
             report.fold_seconds = time.monotonic() - began
             if not await self._commit(pending, rejections, report, generation):
                 return report
-        for record in records:
-            self.progress.note(record.partition, record.offset, None)
+        # A partition's records come in offset order: its last one has the highest offset.
+        for partition, offset in {r.partition: r.offset for r in records}.items():
+            self.progress.note(partition, offset, None)
         for work in pending.values():
             self.progress.note(work.partition, work.records[-1].offset, work.newest_us)
         return report

@@ -176,8 +176,7 @@ async def assert_job_exact(app_env: AppEnv, job_id: str, final_bytes: int) -> tu
 async def test_a_broker_outage_delivers_every_snapshot_and_report_exactly_once(
     private_kafka: Kafka, app_env: AppEnv, tmp_path: Path,
 ) -> None:
-    # private_kafka first: fixtures are torn down in reverse, so the worker stops while its
-    # broker still runs (without it, Faust's shutdown waits out its 30 s).
+    # private_kafka first: see the fixture.
     app_env.env.update(private_kafka.env())
     await app_env.start_worker()
     nodes = [unique("fnode-") for _ in range(AGENTS)]

@@ -64,7 +64,10 @@ async def app_env(stack_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Ap
 def private_kafka(tmp_path: Path) -> Iterator[Kafka]:
     """A broker of the test's own (state dir, ports), for tests that stop and restart Kafka.
 
-    The shared broker must never be stopped: other tests use it.
+    The shared broker must never be stopped: other tests use it. Ask for it before `app_env`:
+    fixtures are torn down in reverse, so the workers then stop while their broker still runs
+    (stopped after it, a worker's Faust shutdown waits out its 30 s and is killed: two tests'
+    teardowns took 31 s each).
     """
     kafka = Kafka(tmp_path / "private-stack", Ports(kafka=free_port(),
                                                     kafka_controller=free_port()))

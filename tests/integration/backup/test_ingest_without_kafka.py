@@ -23,7 +23,7 @@ def body(done: int) -> dict[str, Any]:
 
 
 async def test_ingest_answers_503_while_kafka_is_down_and_200_after(
-        app_env: AppEnv, private_kafka: Kafka) -> None:
+        private_kafka: Kafka, app_env: AppEnv) -> None:  # this order: see `private_kafka`
     bootstrap = private_kafka.env()["KAFKA_BOOTSTRAP_SERVERS"]
     worker = await app_env.start_worker(KAFKA_BOOTSTRAP_SERVERS=bootstrap)
     job_id = unique("ingest-")

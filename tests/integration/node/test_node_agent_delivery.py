@@ -33,7 +33,7 @@ def stop_agent(agent: subprocess.Popen[bytes]) -> int:
 
 
 async def test_every_snapshot_taken_during_a_kafka_outage_lands_once_in_history(
-        app_env: AppEnv, private_kafka: Kafka) -> None:
+        private_kafka: Kafka, app_env: AppEnv) -> None:  # this order: see `private_kafka`
     """At-least-once delivery plus an idempotent sink: one history row per snapshot taken.
 
     Kafka itself may hold a snapshot twice (the publisher replaces a stalled producer, and the new

@@ -97,8 +97,8 @@ def text(identifiers: str, texts: str) -> None:
 def plain(raw: bytes) -> bool:
     """Whether JSON `raw`, holding no escape, is ASCII without DEL: then none of its strings
     holds a control character or NUL (a raw C0 character in a string is invalid JSON, which
-    msgspec refuses; C1 ones are not ASCII). Two scans in C, 0.1 µs, where `text` searched each
-    event's fields with two patterns, 1.2 µs."""
+    msgspec refuses; C1 ones are not ASCII). Two scans in C, 0.34 µs for a 519-byte report, where
+    `text` searched its fields with two patterns in 0.7-1.1 µs."""
     return raw.isascii() and b"\x7f" not in raw
 
 

@@ -43,9 +43,9 @@ ended, whatever the outcome.
 
 Staleness is the one part that depends on the wall clock: `sweep` compares `now` with the event
 time of the latest report; the runtime does not sweep partitions the worker is still catching up
-on (`streams.pipeline.agent.is_catching_up`), so a backlog of old reports does not raise and
-clear alerts job after job, and judges a partition with records waiting at the newest event
-processed there (`partition_clock`): a job's next report may be among them.
+on, so a backlog of old reports does not raise and clear alerts job after job, and judges a
+partition with records waiting at the newest event processed there: a job's next report may be
+among them (`streams.pipeline.agent.partition_clock`).
 Levels: 0 fresh, 1 stale, 2 stalled. Every transition up raises one
 alert whose time is the deterministic `last_telemetry + threshold` (so a worker re-raising it
 after a crash produces the same `alert_id`); fresh telemetry clears every raised level, one

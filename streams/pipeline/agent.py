@@ -149,25 +149,6 @@ async def consume(pipeline: Pipeline[Any], batches: AsyncIterator[Sequence[Any]]
             metrics.record_batch(pipeline.domain.name, records[0].topic, report)
 
 
-def is_catching_up(end_offset: int | None, processed_offset: int | None,
-                   newest_event_us: int | None, now_us: int, quiet_s: float) -> bool:
-    """Whether a partition's silence may be ours: records wait and what we saw is already old.
-
-    A worker catching up on a backlog (after a restart, a takeover, a sink outage, a producer's
-    outbox draining, a replay) must not call its keys silent: their newer events are in the
-    backlog. A partition with records waiting and nothing processed yet since it was assigned is
-    catching up; a busy partition a few records ahead whose newest event is recent is not. So is
-    one whose end is not known yet (`None`: no fetch answered since it was assigned, just after
-    a takeover): what waits there is unknown.
-    """
-    if end_offset is None:
-        return True
-    if processed_offset is None:
-        return end_offset > 0
-    backlog = end_offset > processed_offset + 1
-    return backlog and (newest_event_us is None or now_us - newest_event_us >= quiet_s * 1e6)
-
-
 def processed_offset(app: faust.App, pipeline: Pipeline[Any], tp: TP) -> int | None:
     """The last offset of `tp` this worker's pipeline processed (None: nothing yet, ever).
 
@@ -182,27 +163,38 @@ def processed_offset(app: faust.App, pipeline: Pipeline[Any], tp: TP) -> int | N
 
 
 def partition_clock(end_offset: int | None, processed_offset: int | None,
-                    newest_event_us: int | None, now_us: int) -> int:
-    """The time a swept partition's states are judged at: now, unless records wait on it.
+                    newest_event_us: int | None, now_us: int, quiet_s: float) -> int | None:
+    """The time a swept partition's states are judged at, or None while this worker is still
+    catching up on it (not swept).
 
-    Then what this worker knows of the partition ends at the newest event it processed there:
-    a key last heard of a second before that event has been silent one second, not since
-    (its next event may be among the records waiting). After a rejoin a worker a few seconds
-    behind judged such keys by the wall clock and raised `backup.stale` for jobs whose reports
-    were in its backlog. Never later than now (a producer's clock may run ahead).
+    - **Caught up** (no record waits): now.
+    - **Records wait and what we saw is recent**: the newest event processed there. A key last
+      heard of a second before that event has been silent one second, not since (its next
+      event may be among the records waiting). After a rejoin a worker a few seconds behind
+      judged such keys by the wall clock and raised `backup.stale` for jobs whose reports were
+      in its backlog. Never later than now (a producer's clock may run ahead).
+    - **Catching up** (None): records wait and the newest event processed is `quiet_s` old or
+      more, or nothing was processed since the partition was assigned, or its end is not known
+      yet (no fetch answered since it was assigned, just after a takeover). A worker catching up
+      on a backlog (after a restart, a takeover, a sink outage, a producer's outbox draining, a
+      replay) must not call its keys silent: their newer events are in the backlog.
     """
-    waiting = end_offset is not None and processed_offset is not None and \
-        end_offset > processed_offset + 1
-    if waiting and newest_event_us is not None:
-        return min(now_us, newest_event_us)
-    return now_us
+    if end_offset is None:
+        return None
+    if processed_offset is None:
+        return None if end_offset > 0 else now_us
+    if end_offset <= processed_offset + 1:
+        return now_us
+    if newest_event_us is None or now_us - newest_event_us >= quiet_s * 1e6:
+        return None
+    return min(now_us, newest_event_us)
 
 
 def sweep_clocks(app: faust.App, pipeline: Pipeline[Any], owned: set[TP], now: int,
                  quiet_s: float) -> dict[int, int | None]:
-    """Each owned partition of the pipeline's topic: the time its states are judged at
-    (`partition_clock`), or None while this worker is catching up on it (`is_catching_up`: not
-    swept). A partition taken over with a backlog is caught up on first (`processed_offset`).
+    """Each owned partition of the pipeline's topic: the time its states are judged at, or None
+    while this worker is catching up on it (`partition_clock`). A partition taken over with a
+    backlog is caught up on first (`processed_offset`).
     """
     progress = pipeline.progress
     progress.forget({tp.partition for tp in owned})
@@ -211,8 +203,7 @@ def sweep_clocks(app: faust.App, pipeline: Pipeline[Any], owned: set[TP], now: i
         end = app.consumer.highwater(tp)
         done = processed_offset(app, pipeline, tp)
         newest = progress.newest_us.get(tp.partition)
-        clocks[tp.partition] = None if is_catching_up(end, done, newest, now, quiet_s) else \
-            partition_clock(end, done, newest, now)
+        clocks[tp.partition] = partition_clock(end, done, newest, now, quiet_s)
     return clocks
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.pipeline.agent import is_catching_up, partition_clock
+from streams.pipeline.agent import partition_clock
 
 US = 1_000_000
 
 
 def test_only_a_backlog_of_old_telemetry_counts_as_catching_up() -> None:
     now = 1_000 * US
-    assert is_catching_up(500, 100, now - 61 * US, now, 60), "old reports and more waiting"
-    assert not is_catching_up(500, 100, now - 1 * US, now, 60), "busy but current"
-    assert not is_catching_up(101, 100, now - 3600 * US, now, 60), "caught up: truly silent"
+    assert partition_clock(500, 100, now - 61 * US, now, 60) is None, "old reports and more waiting"
+    assert partition_clock(500, 100, now - 1 * US, now, 60) is not None, "busy but current"
+    assert partition_clock(101, 100, now - 3600 * US, now, 60) == now, "caught up: truly silent"
 
 
 def test_a_partition_with_records_waiting_is_judged_at_the_newest_event_processed_there() -> None:
@@ -23,11 +23,11 @@ def test_a_partition_with_records_waiting_is_judged_at_the_newest_event_processe
     that newest event was called stale while its next report waited."""
     now = 1_000 * US
     newest = now - 29 * US
-    assert partition_clock(500, 100, newest, now) == newest, "records wait: event time"
-    assert partition_clock(101, 100, newest, now) == now, "caught up: the wall clock"
-    assert partition_clock(500, 100, now + 5 * US, now) == now, "a clock ahead: never later"
-    assert partition_clock(500, 100, None, now) == now
-    assert partition_clock(None, 100, newest, now) == now
+    assert partition_clock(500, 100, newest, now, 30) == newest, "records wait: event time"
+    assert partition_clock(101, 100, newest, now, 30) == now, "caught up: the wall clock"
+    assert partition_clock(500, 100, now + 5 * US, now, 30) == now, "a clock ahead: never later"
+    assert partition_clock(500, 100, None, now, 30) is None, "records wait, none seen yet"
+    assert partition_clock(None, 100, newest, now, 30) is None, "its end not known yet"
 
 
 def test_sweep_clocks_skip_partitions_catching_up_and_time_the_others() -> None:
@@ -55,10 +55,10 @@ def test_sweep_clocks_skip_partitions_catching_up_and_time_the_others() -> None:
 
 def test_a_partition_taken_over_with_a_backlog_is_caught_up_on_first() -> None:
     now = 1_000 * US
-    assert is_catching_up(500, None, None, now, 60), "nothing committed, records waiting"
-    assert is_catching_up(500, 100, None, now, 60), "committed behind the end, nothing seen yet"
-    assert not is_catching_up(101, 100, None, now, 60), "committed at the end"
-    assert not is_catching_up(0, None, None, now, 60), "an empty partition"
+    assert partition_clock(500, None, None, now, 60) is None, "nothing committed, records waiting"
+    assert partition_clock(500, 100, None, now, 60) is None, "committed behind, none seen"
+    assert partition_clock(101, 100, None, now, 60) is not None, "committed at the end"
+    assert partition_clock(0, None, None, now, 60) is not None, "an empty partition"
 
 
 def test_a_partition_whose_end_is_not_known_yet_is_caught_up_on_first() -> None:
@@ -66,8 +66,8 @@ def test_a_partition_whose_end_is_not_known_yet_is_caught_up_on_first() -> None:
     end offset is unknown; the sweep took it for caught up and judged the recovered states
     (silent for the whole downtime) stale: a storm of stale alerts, cleared moments later."""
     now = 1_000 * US
-    assert is_catching_up(None, None, None, now, 60)
-    assert is_catching_up(None, 100, now - 1 * US, now, 60)
+    assert partition_clock(None, None, None, now, 60) is None
+    assert partition_clock(None, 100, now - 1 * US, now, 60) is None
 
 
 def test_a_committed_offset_is_the_next_to_read_so_the_one_before_it_is_processed() -> None:
@@ -84,8 +84,8 @@ def test_a_committed_offset_is_the_next_to_read_so_the_one_before_it_is_processe
     app: Any = SimpleNamespace(consumer=SimpleNamespace(_committed_offset={tp: 5}))
     pipeline: Any = SimpleNamespace(progress=PartitionProgress())
     assert processed_offset(app, pipeline, tp) == 4
-    assert is_catching_up(6, processed_offset(app, pipeline, tp), None, 0, 60)
-    assert not is_catching_up(5, processed_offset(app, pipeline, tp), None, 0, 60)
+    assert partition_clock(6, processed_offset(app, pipeline, tp), None, 0, 60) is None
+    assert partition_clock(5, processed_offset(app, pipeline, tp), None, 0, 60) is not None
     pipeline.progress.note(0, 9, None)
     assert processed_offset(app, pipeline, tp) == 9
     app.consumer._committed_offset = {}

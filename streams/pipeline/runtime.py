@@ -236,10 +236,11 @@ class Pipeline(Generic[E]):
             if not await self._commit(pending, rejections, report, generation):
                 return report
         # A partition's records come in offset order: its last one has the highest offset.
-        for partition, offset in {r.partition: r.offset for r in records}.items():
-            self.progress.note(partition, offset, None)
+        newest: dict[int, int] = {}
         for work in pending.values():
-            self.progress.note(work.partition, work.records[-1].offset, work.newest_us)
+            newest[work.partition] = max(newest.get(work.partition, 0), work.newest_us)
+        for partition, offset in {r.partition: r.offset for r in records}.items():
+            self.progress.note(partition, offset, newest.get(partition))
         return report
 
     async def sweep(self, now_us: int,

@@ -55,7 +55,9 @@ class DictStore:
         return self.data.get(key)
 
     def put(self, key: str, value: State, partition: int) -> None:
-        self.data[key] = {**value, "_partition": partition}
+        # As `KeyedState.put` does: the state is the fold's own, noted in place.
+        value["_partition"] = partition
+        self.data[key] = value
 
     def delete(self, key: str, partition: int) -> None:
         self.data.pop(key, None)

@@ -66,6 +66,15 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _exited(pid: int) -> bool:
+    """True when process `pid` is gone or a zombie: nothing of it runs any more."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
 @dataclass(frozen=True)
 class ManagedProcess:
     """One background process of the stack, known by its pid file and a command-line marker."""
@@ -123,10 +132,9 @@ class ManagedProcess:
         """
         try:
             pid = int(self.pidfile.read_text().strip())
-            stat = Path(f"/proc/{pid}/stat").read_text()
         except (OSError, ValueError):
             return True
-        return stat.rsplit(")", 1)[1].split()[0] == "Z"
+        return _exited(pid)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> bool:
         """Stop the process if it runs; True if one was stopped. Escalates to SIGKILL."""
@@ -140,6 +148,10 @@ class ManagedProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             wait_until(lambda: self.pid() is None, 10)
+        # The marker can leave the command line before the process has ended: in a suite run two
+        # tests at a time, `stack down` returned with the broker's JVM still running (state R)
+        # after its ports had closed.
+        wait_until(lambda: _exited(pid), 10)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
         self.pidfile.unlink(missing_ok=True)

@@ -63,11 +63,16 @@ unit: venv
 	$(BIN)/pytest tests/unit -q
 
 # The stack comes down whatever happened (a failed start, failed tests, Ctrl-C); the exit status
-# is that of the first step that failed.
+# is that of the first step that failed. The tests run TEST_PROCESSES at a time (pytest-xdist;
+# worksteal: the long fault tests do not hold up the rest): every test has its own topics,
+# database, ports and private servers, and the shared stack is never stopped.
+TEST_PROCESSES ?= 2
+
 test: system-deps venv
 	$(MAKE) lint
 	trap '$(BIN)/fleetstream stack down' EXIT; \
-	$(BIN)/fleetstream stack up && $(BIN)/pytest -q -p no:cacheprovider --durations=15
+	$(BIN)/fleetstream stack up && $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_PROCESSES) \
+		--dist worksteal --durations=15
 
 # The API contract alone: schemathesis fuzzes a live worker from its GET /openapi.json (every
 # operation, valid and invalid requests; no 5xx, every answer as documented). `make test` runs it

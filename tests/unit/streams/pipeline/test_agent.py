@@ -12,7 +12,7 @@ US = 1_000_000
 def test_only_a_backlog_of_old_telemetry_counts_as_catching_up() -> None:
     now = 1_000 * US
     assert partition_clock(500, 100, now - 61 * US, now, 60) is None, "old reports and more waiting"
-    assert partition_clock(500, 100, now - 1 * US, now, 60) is not None, "busy but current"
+    assert partition_clock(500, 100, now - 1 * US, now, 60) == now - 1 * US, "busy but current"
     assert partition_clock(101, 100, now - 3600 * US, now, 60) == now, "caught up: truly silent"
 
 
@@ -57,8 +57,8 @@ def test_a_partition_taken_over_with_a_backlog_is_caught_up_on_first() -> None:
     now = 1_000 * US
     assert partition_clock(500, None, None, now, 60) is None, "nothing committed, records waiting"
     assert partition_clock(500, 100, None, now, 60) is None, "committed behind, none seen"
-    assert partition_clock(101, 100, None, now, 60) is not None, "committed at the end"
-    assert partition_clock(0, None, None, now, 60) is not None, "an empty partition"
+    assert partition_clock(101, 100, None, now, 60) == now, "committed at the end"
+    assert partition_clock(0, None, None, now, 60) == now, "an empty partition"
 
 
 def test_a_partition_whose_end_is_not_known_yet_is_caught_up_on_first() -> None:
@@ -85,7 +85,7 @@ def test_a_committed_offset_is_the_next_to_read_so_the_one_before_it_is_processe
     pipeline: Any = SimpleNamespace(progress=PartitionProgress())
     assert processed_offset(app, pipeline, tp) == 4
     assert partition_clock(6, processed_offset(app, pipeline, tp), None, 0, 60) is None
-    assert partition_clock(5, processed_offset(app, pipeline, tp), None, 0, 60) is not None
+    assert partition_clock(5, processed_offset(app, pipeline, tp), None, 0, 60) == 0
     pipeline.progress.note(0, 9, None)
     assert processed_offset(app, pipeline, tp) == 9
     app.consumer._committed_offset = {}
